@@ -11,9 +11,12 @@
 #include <string>
 #include <vector>
 
+#include <fusenet/kernels/scalar/activations.hpp>
 #include <fusenet/kernels/scalar/batch_norm.hpp>
 #include <fusenet/kernels/scalar/conv2d.hpp>
+#include <fusenet/kernels/scalar/dropout.hpp>
 #include <fusenet/kernels/scalar/linear.hpp>
+#include <fusenet/kernels/scalar/pool.hpp>
 
 namespace ks = fusenet::kernels::scalar;
 using vec = std::vector<double>;
@@ -183,4 +186,118 @@ TEST_CASE("linear backward matches central differences") {
                               bias ? gr[2].data() : nullptr);
         });
   }
+}
+
+namespace {
+
+/// Values in [-1, 1] kept at least 0.05 from 0, where ReLU-like functions have their kink.
+vec away_from_zero(std::size_t n) {
+  vec v = random_vec(n);
+  for (auto& e : v) e = e < 0 ? e - 0.05 : e + 0.05;
+  return v;
+}
+
+/// An elementwise activation: forward(n, x, y), backward(n, x, dy, dx).
+template <class Forward, class Backward>
+void check_activation(const std::string& what, Forward fwd, Backward bwd) {
+  vec x = away_from_zero(23);
+  gradcheck(
+      what, {{"x", &x, false}},
+      [&] {
+        vec y(x.size());
+        fwd(x.size(), x.data(), y.data());
+        return y;
+      },
+      [&](const vec& dy, std::vector<vec>& gr) { bwd(x.size(), x.data(), dy.data(), gr[0].data()); });
+}
+
+/// Pairwise distinct values spaced 0.01 apart in random order, so no max-pool window has a near tie.
+vec distinct_values(std::size_t n) {
+  vec v(n);
+  for (std::size_t i = 0; i < n; ++i) v[i] = 0.01 * static_cast<double>(i) - 0.005 * static_cast<double>(n);
+  std::shuffle(v.begin(), v.end(), rng());
+  return v;
+}
+
+}  // namespace
+
+TEST_CASE("activation backwards match central differences") {
+  check_activation("relu", [](auto... a) { ks::relu_forward<double>(a...); },
+                   [](auto... a) { ks::relu_backward<double>(a...); });
+  check_activation("leaky_relu", [](auto... a) { ks::leaky_relu_forward<double>(a..., 0.2); },
+                   [](auto... a) { ks::leaky_relu_backward<double>(a..., 0.2); });
+  check_activation("sigmoid", [](auto... a) { ks::sigmoid_forward<double>(a...); },
+                   [](auto... a) { ks::sigmoid_backward<double>(a...); });
+  check_activation("tanh", [](auto... a) { ks::tanh_forward<double>(a...); },
+                   [](auto... a) { ks::tanh_backward<double>(a...); });
+}
+
+TEST_CASE("pooling backwards match central differences") {
+  // {batch, channels, h, w, kernel, stride, padding}
+  for (const ks::pool2d_geometry g : {ks::pool2d_geometry{2, 2, 6, 6, 2, 2, 0},   // k2
+                                      ks::pool2d_geometry{1, 2, 7, 6, 3, 2, 1},   // k3 s2 p1, odd
+                                      ks::pool2d_geometry{2, 1, 5, 7, 3, 1, 1},   // overlapping, s1
+                                      ks::pool2d_geometry{1, 1, 8, 8, 4, 3, 2}}) {  // stride != kernel
+    CAPTURE(g.kernel);
+    CAPTURE(g.stride);
+    CAPTURE(g.padding);
+    const std::size_t nx = g.batch * g.channels * g.in_h * g.in_w;
+    const std::size_t ny = g.batch * g.channels * g.out_h() * g.out_w();
+    vec x = distinct_values(nx);
+    gradcheck(
+        "max_pool2d", {{"x", &x, false}},
+        [&] {
+          vec y(ny);
+          std::vector<std::uint32_t> am(ny);
+          ks::max_pool2d_forward(g, x.data(), y.data(), am.data());
+          return y;
+        },
+        [&](const vec& dy, std::vector<vec>& gr) {
+          vec y(ny);
+          std::vector<std::uint32_t> am(ny);
+          ks::max_pool2d_forward(g, x.data(), y.data(), am.data());
+          ks::max_pool2d_backward(g, dy.data(), am.data(), gr[0].data());
+        });
+    gradcheck(
+        "avg_pool2d", {{"x", &x, false}},
+        [&] {
+          vec y(ny);
+          ks::avg_pool2d_forward(g, x.data(), y.data());
+          return y;
+        },
+        [&](const vec& dy, std::vector<vec>& gr) { ks::avg_pool2d_backward(g, dy.data(), gr[0].data()); });
+  }
+  SUBCASE("global average pool") {
+    const std::size_t batch = 2, channels = 3, spatial = 10;
+    vec x = random_vec(batch * channels * spatial);
+    gradcheck(
+        "global_avg_pool", {{"x", &x, false}},
+        [&] {
+          vec y(batch * channels);
+          ks::global_avg_pool_forward(batch, channels, spatial, x.data(), y.data());
+          return y;
+        },
+        [&](const vec& dy, std::vector<vec>& gr) {
+          ks::global_avg_pool_backward(batch, channels, spatial, dy.data(), gr[0].data());
+        });
+  }
+}
+
+TEST_CASE("dropout backward matches central differences") {
+  const std::size_t n = 40;
+  const double rate = 0.3;
+  vec x = random_vec(n);
+  std::vector<std::uint8_t> mask(n);
+  std::bernoulli_distribution keep{1.0 - rate};
+  for (auto& m : mask) m = keep(rng()) ? 1 : 0;
+  gradcheck(
+      "dropout", {{"x", &x, false}},
+      [&] {
+        vec y(n);
+        ks::dropout_forward(n, x.data(), mask.data(), rate, y.data());
+        return y;
+      },
+      [&](const vec& dy, std::vector<vec>& gr) {
+        ks::dropout_backward(n, dy.data(), mask.data(), rate, gr[0].data());
+      });
 }
