@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: MIT
+// im2col / col2im: unfold convolution windows into a matrix so a convolution becomes one GEMM.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+
+namespace fusenet::kernels {
+
+/// Sizes of one image's sliding windows: square kernel, same stride/padding/dilation on both axes.
+struct im2col_geometry {
+  std::size_t channels;  ///< input channels unfolded (one group's Cin/groups)
+  std::size_t in_h;      ///< input height
+  std::size_t in_w;      ///< input width
+  std::size_t kernel;    ///< K (kernel is K×K)
+  std::size_t stride;    ///< stride on both axes
+  std::size_t padding;   ///< zero padding on every side
+  std::size_t dilation;  ///< spacing between kernel taps
+  std::size_t out_h;     ///< output height
+  std::size_t out_w;     ///< output width
+};
+
+namespace detail {
+
+/// First and one-past-last output position o in [0, out) whose input o*stride - padding + offset
+/// lies in [0, in): begin = ceil((padding - offset) / stride), end = floor((in-1+padding-offset)/stride)+1.
+struct window_range {
+  std::size_t begin;  ///< first output position reading inside the input
+  std::size_t end;    ///< one past the last such position (begin == end: none)
+};
+
+/// The window_range of one kernel tap at offset `offset` (= tap index × dilation).
+constexpr window_range valid_window(std::size_t out, std::size_t in, std::size_t stride,
+                                    std::size_t padding, std::size_t offset) {
+  const std::ptrdiff_t lead = static_cast<std::ptrdiff_t>(padding) - static_cast<std::ptrdiff_t>(offset);
+  const auto s = static_cast<std::ptrdiff_t>(stride);
+  const std::ptrdiff_t begin = lead > 0 ? (lead + s - 1) / s : 0;
+  const std::ptrdiff_t last = static_cast<std::ptrdiff_t>(in) - 1 + lead;  // largest o*stride allowed
+  const std::ptrdiff_t end = last < 0 ? 0 : std::min(static_cast<std::ptrdiff_t>(out), last / s + 1);
+  if (end <= begin) return {0, 0};
+  return {static_cast<std::size_t>(begin), static_cast<std::size_t>(end)};
+}
+
+}  // namespace detail
+
+/// Unfolds one image into col, a (channels·K·K) × (out_h·out_w) row-major matrix:
+/// col[(c·K + ky)·K + kx][oy·out_w + ox] = x[c][oy·stride − padding + ky·dilation][ox·stride − padding + kx·dilation],
+/// 0 where the tap falls on the padding. Rows follow PyTorch's weight layout Cout × Cin × K × K, so
+/// y = w · col is the convolution.
+/// Requires: x is channels × in_h × in_w (one image, one group), col holds channels·K²·out_h·out_w floats.
+inline void im2col(const im2col_geometry& g, const float* x, float* col) {
+  const std::size_t out_plane = g.out_h * g.out_w;
+  for (std::size_t c = 0; c < g.channels; ++c) {
+    const float* xc = x + c * g.in_h * g.in_w;
+    for (std::size_t ky = 0; ky < g.kernel; ++ky) {
+      const auto rows = detail::valid_window(g.out_h, g.in_h, g.stride, g.padding, ky * g.dilation);
+      for (std::size_t kx = 0; kx < g.kernel; ++kx) {
+        const auto cols = detail::valid_window(g.out_w, g.in_w, g.stride, g.padding, kx * g.dilation);
+        float* dst = col + ((c * g.kernel + ky) * g.kernel + kx) * out_plane;
+        std::fill(dst, dst + rows.begin * g.out_w, 0.0f);
+        for (std::size_t oy = rows.begin; oy < rows.end; ++oy) {
+          const float* xr = xc + (oy * g.stride + ky * g.dilation - g.padding) * g.in_w;
+          float* dr = dst + oy * g.out_w;
+          std::fill(dr, dr + cols.begin, 0.0f);
+          const std::size_t x0 = cols.begin * g.stride + kx * g.dilation - g.padding;
+          if (cols.begin == cols.end) {
+            // the whole row of this tap is padding: nothing to copy (x0 is meaningless)
+          } else if (g.stride == 1) {
+            std::copy(xr + x0, xr + x0 + (cols.end - cols.begin), dr + cols.begin);
+          } else {
+            for (std::size_t ox = cols.begin; ox < cols.end; ++ox) {
+              dr[ox] = xr[x0 + (ox - cols.begin) * g.stride];
+            }
+          }
+          std::fill(dr + cols.end, dr + g.out_w, 0.0f);
+        }
+        std::fill(dst + rows.end * g.out_w, dst + out_plane, 0.0f);
+      }
+    }
+  }
+}
+
+/// Folds col back onto the image, the adjoint of im2col: every entry of col is ADDED to the input
+/// position it was read from (entries from the padding are dropped). With col = wᵀ · dy this is dx.
+/// Requires: shapes as in im2col. Ensures: x += fold(col); x is not cleared first.
+inline void col2im(const im2col_geometry& g, const float* col, float* x) {
+  const std::size_t out_plane = g.out_h * g.out_w;
+  for (std::size_t c = 0; c < g.channels; ++c) {
+    float* xc = x + c * g.in_h * g.in_w;
+    for (std::size_t ky = 0; ky < g.kernel; ++ky) {
+      const auto rows = detail::valid_window(g.out_h, g.in_h, g.stride, g.padding, ky * g.dilation);
+      for (std::size_t kx = 0; kx < g.kernel; ++kx) {
+        const auto cols = detail::valid_window(g.out_w, g.in_w, g.stride, g.padding, kx * g.dilation);
+        const float* src = col + ((c * g.kernel + ky) * g.kernel + kx) * out_plane;
+        for (std::size_t oy = rows.begin; oy < rows.end; ++oy) {
+          float* xr = xc + (oy * g.stride + ky * g.dilation - g.padding) * g.in_w;
+          const float* sr = src + oy * g.out_w;
+          const std::size_t x0 = cols.begin * g.stride + kx * g.dilation - g.padding;
+          for (std::size_t ox = cols.begin; ox < cols.end; ++ox) {
+            xr[x0 + (ox - cols.begin) * g.stride] += sr[ox];
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace fusenet::kernels
