@@ -1,0 +1,10 @@
+// SPDX-License-Identifier: MIT
+// The umbrella header: the only header examples include.
+#pragma once
+
+#include "fusenet/config.hpp"
+#include "fusenet/introspection.hpp"
+#include "fusenet/layers/all.hpp"
+#include "fusenet/sequential.hpp"
+#include "fusenet/shape.hpp"
+#include "fusenet/summary.hpp"
