@@ -5,6 +5,8 @@
 #include "fusenet/config.hpp"
 #include "fusenet/introspection.hpp"
 #include "fusenet/layers/all.hpp"
+#include "fusenet/io/model_io.hpp"
+#include "fusenet/model.hpp"
 #include "fusenet/sequential.hpp"
 #include "fusenet/shape.hpp"
 #include "fusenet/summary.hpp"

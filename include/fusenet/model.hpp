@@ -1,0 +1,6 @@
+// SPDX-License-Identifier: MIT
+// model<Net, Mode>: the training and inference specializations of a network.
+#pragma once
+
+#include "fusenet/model/mode.hpp"
+#include "fusenet/model/train_model.hpp"
