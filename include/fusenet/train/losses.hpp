@@ -34,15 +34,15 @@ namespace detail {
 // Rank known at compile time (xtensor, fixed shapes, most expressions over them), or SIZE_MAX for
 // xarray.
 template <class E>
-inline constexpr std::size_t static_rank = xt::get_rank<std::decay_t<E>>::value;
+inline constexpr std::size_t loss_static_rank = xt::get_rank<std::decay_t<E>>::value;
 
 template <class E>
 using loss_grad_t =
-    std::conditional_t<static_rank<E> == SIZE_MAX, xt::xarray<float>,
-                       xt::xtensor<float, (static_rank<E> == SIZE_MAX ? 1 : static_rank<E>)>>;
+    std::conditional_t<loss_static_rank<E> == SIZE_MAX, xt::xarray<float>,
+                       xt::xtensor<float, (loss_static_rank<E> == SIZE_MAX ? 1 : loss_static_rank<E>)>>;
 
 template <class T>
-std::string shape_text(const T& shape) {
+std::string loss_shape_text(const T& shape) {
   std::string s = "(";
   for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
   return s + ")";
@@ -63,10 +63,10 @@ cross_entropy(const xt::xexpression<Logits>& logits, const xt::xexpression<Label
   if (x_expr.dimension() != 2)
     throw std::invalid_argument(
         "fusenet: cross_entropy: logits must be 2-D (N × classes), got shape " +
-        detail::shape_text(x_expr.shape()));
+        detail::loss_shape_text(x_expr.shape()));
   if (y_expr.dimension() != 1)
     throw std::invalid_argument("fusenet: cross_entropy: labels must be 1-D (N), got shape " +
-                                detail::shape_text(y_expr.shape()));
+                                detail::loss_shape_text(y_expr.shape()));
   // Evaluate once: the expression may be lazy, and the loop below reads each element twice.
   const xt::xtensor<float, 2> x = x_expr;
   const std::size_t n = x.shape()[0];
@@ -77,7 +77,7 @@ cross_entropy(const xt::xexpression<Logits>& logits, const xt::xexpression<Label
                                 " entries; they must match");
   if (n == 0 || classes == 0)
     throw std::invalid_argument("fusenet: cross_entropy: empty batch or no classes, logits shape " +
-                                detail::shape_text(x.shape()));
+                                detail::loss_shape_text(x.shape()));
 
   loss_result r{0.0f, xt::xtensor<float, 2>::from_shape({n, classes})};
   const double inv_n = 1.0 / static_cast<double>(n);
@@ -124,8 +124,8 @@ basic_loss_result<detail::loss_grad_t<Pred>> mse(const xt::xexpression<Pred>& pr
   const bool same = p.dimension() == t_expr.dimension() &&
                     std::equal(p.shape().begin(), p.shape().end(), t_expr.shape().begin());
   if (!same)
-    throw std::invalid_argument("fusenet: mse: prediction shape " + detail::shape_text(p.shape()) +
-                                " differs from target shape " + detail::shape_text(t_expr.shape()));
+    throw std::invalid_argument("fusenet: mse: prediction shape " + detail::loss_shape_text(p.shape()) +
+                                " differs from target shape " + detail::loss_shape_text(t_expr.shape()));
   if (p.size() == 0) throw std::invalid_argument("fusenet: mse: empty prediction");
   const xt::xarray<float> t = t_expr;
   const std::size_t count = p.size();
