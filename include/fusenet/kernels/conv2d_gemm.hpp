@@ -12,6 +12,10 @@
 #include <cstddef>
 #include <vector>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 namespace fusenet::kernels {
 
 /// Runtime sizes of one nn.Conv2d call, shared with the scalar twin so both take the same arguments.
@@ -26,17 +30,45 @@ inline im2col_geometry conv2d_windows(const conv2d_geometry& g) {
 }
 
 /// True when im2col would copy the input unchanged (1×1 kernel, stride 1, no padding), so the
-/// image itself is the GEMM operand and no workspace is needed.
+/// image itself is the GEMM operand and no im2col buffer is needed.
 inline bool conv2d_is_pointwise(const conv2d_geometry& g) {
   return g.kernel == 1 && g.stride == 1 && g.padding == 0;
 }
 
+/// Threads to run `units` independent pieces of work on: 1 without OpenMP or inside a parallel
+/// region (the GEMM then decides alone), otherwise up to omp_get_max_threads().
+inline std::size_t conv2d_threads(std::size_t units) {
+#ifdef _OPENMP
+  if (omp_in_parallel()) return 1;
+  return std::max<std::size_t>(1, std::min(units, static_cast<std::size_t>(omp_get_max_threads())));
+#else
+  (void)units;
+  return 1;
+#endif
+}
+
+/// Rank of the calling thread inside the current team (0 without OpenMP).
+inline std::size_t conv2d_thread_rank() {
+#ifdef _OPENMP
+  return static_cast<std::size_t>(omp_get_thread_num());
+#else
+  return 0;
+#endif
+}
+
 }  // namespace detail
+
+/// Images whose weight gradients are summed into one partial before the partials are added to dw
+/// in a fixed order: a constant, so dw never depends on the thread count.
+inline constexpr std::size_t conv2d_dw_chunk = 8;
 
 /// y = conv2d(x, w) + bias, as torch.nn.functional.conv2d, computed per image and group as
 /// y_g (Cout/G × Ho·Wo) = w_g (Cout/G × Cin/G·K²) · im2col(x_g) (Cin/G·K² × Ho·Wo).
+/// With OpenMP, images are spread over threads (one fork per call, one im2col buffer per thread);
+/// a single image leaves the threading to the GEMM.
 /// Requires: x is N×Cin×H×W, w is Cout×(Cin/groups)×K×K, bias is Cout or nullptr, y is N×Cout×Ho×Wo.
-/// Ensures: y overwritten; workspace grown to Cin/G·K²·Ho·Wo floats if smaller, never shrunk.
+/// Ensures: y overwritten (bit-identical for any thread count); workspace grown to
+/// threads·Cin/G·K²·Ho·Wo floats if smaller, never shrunk.
 template <class Arch = xsimd::default_arch>
 void conv2d_forward(const conv2d_geometry& g, const float* x, const float* w, const float* bias,
                     float* y, std::vector<float>& workspace) {
@@ -45,18 +77,22 @@ void conv2d_forward(const conv2d_geometry& g, const float* x, const float* w, co
   const std::size_t cout_g = g.out_channels / g.groups;
   const std::size_t rows = win.channels * g.kernel * g.kernel;  // GEMM depth
   const bool pointwise = detail::conv2d_is_pointwise(g);
-  if (!pointwise && workspace.size() < rows * out_plane) workspace.resize(rows * out_plane);
-  for (std::size_t n = 0; n < g.batch; ++n) {
+  const std::size_t threads = detail::conv2d_threads(g.batch);
+  const std::size_t per_thread = pointwise ? 0 : rows * out_plane;
+  if (workspace.size() < threads * per_thread) workspace.resize(threads * per_thread);
+  float* const scratch = workspace.data();
+  auto image = [&](std::size_t n) {
+    float* const col_buffer = scratch + detail::conv2d_thread_rank() * per_thread;
     for (std::size_t grp = 0; grp < g.groups; ++grp) {
       const float* xg = x + (n * g.in_channels + grp * win.channels) * in_plane;
       float* yg = y + (n * g.out_channels + grp * cout_g) * out_plane;
       const float* col = xg;
       if (!pointwise) {
-        im2col(win, xg, workspace.data());
-        col = workspace.data();
+        im2col(win, xg, col_buffer);
+        col = col_buffer;
       }
-      gemm<Arch>(transpose::no, transpose::no, cout_g, out_plane, rows, 1.0f, w + grp * cout_g * rows,
-                 rows, col, out_plane, 0.0f, yg, out_plane);
+      gemm<Arch>(transpose::no, transpose::no, cout_g, out_plane, rows, 1.0f,
+                 w + grp * cout_g * rows, rows, col, out_plane, 0.0f, yg, out_plane);
     }
     if (bias != nullptr) {
       for (std::size_t co = 0; co < g.out_channels; ++co) {
@@ -64,14 +100,21 @@ void conv2d_forward(const conv2d_geometry& g, const float* x, const float* w, co
         for (std::size_t i = 0; i < out_plane; ++i) yp[i] += bias[co];
       }
     }
-  }
+  };
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(static_cast<int>(threads)) if (threads > 1)
+#endif
+  for (std::size_t n = 0; n < g.batch; ++n) image(n);
 }
 
 /// Gradients of conv2d_forward given dy, per image and group:
 /// dw_g += dy_g · im2col(x_g)ᵀ, dx_g = col2im(w_gᵀ · dy_g), db += Σ over n, oy, ox of dy.
+/// dw is summed per chunk of conv2d_dw_chunk images into a partial, and the partials are added to
+/// dw in chunk order, so chunks run on separate OpenMP threads without changing the result.
 /// Requires: shapes as in conv2d_forward; dy is N×Cout×Ho×Wo.
 /// Ensures: dx (N×Cin×H×W) overwritten unless nullptr; dw and db ACCUMULATED (+=) unless nullptr,
-/// like PyTorch's .grad; workspace grown to 2·Cin/G·K²·Ho·Wo floats if smaller.
+/// like PyTorch's .grad; results bit-identical for any thread count; workspace grown to
+/// chunks·|dw| + threads·2·Cin/G·K²·Ho·Wo floats if smaller.
 template <class Arch = xsimd::default_arch>
 void conv2d_backward(const conv2d_geometry& g, const float* x, const float* w, const float* dy,
                      float* dx, float* dw, float* db, std::vector<float>& workspace) {
@@ -79,10 +122,17 @@ void conv2d_backward(const conv2d_geometry& g, const float* x, const float* w, c
   const std::size_t out_plane = win.out_h * win.out_w, in_plane = g.in_h * g.in_w;
   const std::size_t cout_g = g.out_channels / g.groups;
   const std::size_t rows = win.channels * g.kernel * g.kernel;
+  const std::size_t dw_size = g.out_channels * rows;
   const bool pointwise = detail::conv2d_is_pointwise(g);
-  if (!pointwise && workspace.size() < 2 * rows * out_plane) workspace.resize(2 * rows * out_plane);
-  float* const col = workspace.data();
-  float* const dcol = workspace.data() + rows * out_plane;
+  const std::size_t chunks = (g.batch + conv2d_dw_chunk - 1) / conv2d_dw_chunk;
+  const std::size_t threads = detail::conv2d_threads(chunks);
+  const std::size_t partials = dw != nullptr ? chunks * dw_size : 0;
+  const std::size_t per_thread = pointwise ? 0 : 2 * rows * out_plane;  // col and dcol
+  if (workspace.size() < partials + threads * per_thread) {
+    workspace.resize(partials + threads * per_thread);
+  }
+  float* const partial_dw = workspace.data();
+  float* const scratch = workspace.data() + partials;
   if (db != nullptr) {
     for (std::size_t co = 0; co < g.out_channels; ++co) {
       double sum = 0.0;  // N·Ho·Wo terms: a double sum keeps db as accurate as the scalar twin's
@@ -93,32 +143,48 @@ void conv2d_backward(const conv2d_geometry& g, const float* x, const float* w, c
       db[co] += static_cast<float>(sum);
     }
   }
-  for (std::size_t n = 0; n < g.batch; ++n) {
-    for (std::size_t grp = 0; grp < g.groups; ++grp) {
-      const float* xg = x + (n * g.in_channels + grp * win.channels) * in_plane;
-      const float* dyg = dy + (n * g.out_channels + grp * cout_g) * out_plane;
-      const float* wg = w + grp * cout_g * rows;
-      if (dw != nullptr) {
-        const float* cols = xg;
-        if (!pointwise) {
-          im2col(win, xg, col);
-          cols = col;
+  auto chunk = [&](std::size_t c) {
+    float* const col = scratch + detail::conv2d_thread_rank() * per_thread;
+    float* const dcol = col + rows * out_plane;
+    const std::size_t first = c * conv2d_dw_chunk, last = std::min(g.batch, first + conv2d_dw_chunk);
+    for (std::size_t n = first; n < last; ++n) {
+      for (std::size_t grp = 0; grp < g.groups; ++grp) {
+        const float* xg = x + (n * g.in_channels + grp * win.channels) * in_plane;
+        const float* dyg = dy + (n * g.out_channels + grp * cout_g) * out_plane;
+        const float* wg = w + grp * cout_g * rows;
+        if (dw != nullptr) {
+          const float* cols = xg;
+          if (!pointwise) {
+            im2col(win, xg, col);
+            cols = col;
+          }
+          gemm<Arch>(transpose::no, transpose::yes, cout_g, rows, out_plane, 1.0f, dyg, out_plane,
+                     cols, out_plane, n == first ? 0.0f : 1.0f,
+                     partial_dw + c * dw_size + grp * cout_g * rows, rows);
         }
-        gemm<Arch>(transpose::no, transpose::yes, cout_g, rows, out_plane, 1.0f, dyg, out_plane, cols,
-                   out_plane, 1.0f, dw + grp * cout_g * rows, rows);
-      }
-      if (dx != nullptr) {
-        float* dxg = dx + (n * g.in_channels + grp * win.channels) * in_plane;
-        if (pointwise) {  // col2im is the identity: write wᵀ·dy straight into dx
-          gemm<Arch>(transpose::yes, transpose::no, rows, out_plane, cout_g, 1.0f, wg, rows, dyg,
-                     out_plane, 0.0f, dxg, out_plane);
-        } else {
-          gemm<Arch>(transpose::yes, transpose::no, rows, out_plane, cout_g, 1.0f, wg, rows, dyg,
-                     out_plane, 0.0f, dcol, out_plane);
-          std::fill(dxg, dxg + win.channels * in_plane, 0.0f);
-          col2im(win, dcol, dxg);
+        if (dx != nullptr) {
+          float* dxg = dx + (n * g.in_channels + grp * win.channels) * in_plane;
+          if (pointwise) {  // col2im is the identity: write wᵀ·dy straight into dx
+            gemm<Arch>(transpose::yes, transpose::no, rows, out_plane, cout_g, 1.0f, wg, rows, dyg,
+                       out_plane, 0.0f, dxg, out_plane);
+          } else {
+            gemm<Arch>(transpose::yes, transpose::no, rows, out_plane, cout_g, 1.0f, wg, rows, dyg,
+                       out_plane, 0.0f, dcol, out_plane);
+            std::fill(dxg, dxg + win.channels * in_plane, 0.0f);
+            col2im(win, dcol, dxg);
+          }
         }
       }
+    }
+  };
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(static_cast<int>(threads)) if (threads > 1)
+#endif
+  for (std::size_t c = 0; c < chunks; ++c) chunk(c);
+  if (dw != nullptr) {
+    for (std::size_t c = 0; c < chunks; ++c) {
+      const float* part = partial_dw + c * dw_size;
+      for (std::size_t i = 0; i < dw_size; ++i) dw[i] += part[i];
     }
   }
 }

@@ -7,16 +7,13 @@
 #include <xsimd/xsimd.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <type_traits>
 #include <vector>
 
 #ifdef _OPENMP
 #include <omp.h>
-/// Emits an OpenMP pragma when compiled with OpenMP and nothing otherwise (no unknown-pragma warning).
-#define FUSENET_OMP_PRAGMA(text) _Pragma(#text)
-#else
-#define FUSENET_OMP_PRAGMA(text)
 #endif
 
 namespace fusenet::kernels {
@@ -154,8 +151,10 @@ template <std::size_t Rows, std::size_t Vectors, class Arch>
   for (std::size_t i = 0; i < m; ++i) {
     float* crow = c + i * ldc;
     for (std::size_t j = 0; j < n; ++j) {
+      // Same rounding as the full-tile path, fma(beta, c, alpha*acc), so whether an element lies in
+      // an edge tile never changes its value; BLAS: C is not read when beta == 0.
       const float t = alpha * tile[i * cols + j];
-      crow[j] = beta == 0.0f ? t : t + beta * crow[j];  // BLAS: C is not read when beta == 0
+      crow[j] = beta == 0.0f ? t : std::fma(beta, crow[j], t);
     }
   }
 }
@@ -180,75 +179,109 @@ struct gemm_blocking {
   static constexpr std::size_t nc = 512;
   /// Row tiles of C per packed A block.
   static constexpr std::size_t mc_tiles = 12;
-  /// Below this many multiply-adds the call stays on one thread (the fork costs more).
-  static constexpr std::size_t parallel_min_madds = std::size_t{1} << 20;
+  /// Multiply-adds each extra OpenMP thread must get, or the fork/join costs more than it saves.
+  static constexpr std::size_t madds_per_thread = std::size_t{1} << 19;
 };
 
-/// C = alpha * op(A) · op(B) + beta * C with an explicit register tile (Rows × Vectors vectors);
-/// `gemm` picks the tile for Arch, this overload exists for tuning and benchmarking.
-/// Requires: row-major A (M×K, or K×M when transposed), B (K×N, or N×K when transposed), C M×N.
-/// Ensures: each element of C is reduced over K in one fixed order by one thread, so the result does
-/// not depend on the OpenMP thread count; C is not read when beta == 0.
-template <std::size_t Rows, std::size_t Vectors, class Arch = xsimd::default_arch>
-void gemm_tiled(transpose transa, transpose transb, std::size_t m, std::size_t n, std::size_t k,
-                float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb,
-                float beta, float* c, std::size_t ldc) {
+namespace detail {
+
+/// One thread's blocked GEMM on the whole of its (sub)problem: pack B block, pack A block,
+/// then every register tile, A strip outermost so one A strip stays in L1 across B strips.
+template <std::size_t Rows, std::size_t Vectors, class Arch>
+void gemm_blocked(transpose transa, transpose transb, std::size_t m, std::size_t n, std::size_t k,
+                  float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb,
+                  float beta, float* c, std::size_t ldc) {
   constexpr std::size_t width = xsimd::batch<float, Arch>::size;
   constexpr std::size_t cols = Vectors * width;
   constexpr std::size_t kc_max = gemm_blocking::kc;
   constexpr std::size_t nc_max = std::max(cols, gemm_blocking::nc / cols * cols);
   constexpr std::size_t mc_max = Rows * gemm_blocking::mc_tiles;
-  if (m == 0 || n == 0) return;
-  if (k == 0 || alpha == 0.0f) {
-    detail::gemm_scale(m, n, beta, c, ldc);
-    return;
-  }
-  // Reused across calls; thread_local so concurrent callers never share a packing buffer.
-  thread_local detail::gemm_buffer<Arch> a_buffer;
-  thread_local detail::gemm_buffer<Arch> b_buffer;
+  // Reused across calls; thread_local so concurrent callers (and OpenMP threads) never share one.
+  thread_local gemm_buffer<Arch> a_buffer;
+  thread_local gemm_buffer<Arch> b_buffer;
   if (a_buffer.size() < mc_max * kc_max) a_buffer.resize(mc_max * kc_max);
   if (b_buffer.size() < nc_max * kc_max) b_buffer.resize(nc_max * kc_max);
   float* const a_pack = a_buffer.data();
   float* const b_pack = b_buffer.data();
-  [[maybe_unused]] const bool parallel = m * n * k >= gemm_blocking::parallel_min_madds;
-
-  FUSENET_OMP_PRAGMA(omp parallel if (parallel))
-  {
-    for (std::size_t jc = 0; jc < n; jc += nc_max) {
-      const std::size_t nc = std::min(nc_max, n - jc);
-      const std::size_t b_strips = (nc + cols - 1) / cols;
-      for (std::size_t pc = 0; pc < k; pc += kc_max) {
-        const std::size_t kc = std::min(kc_max, k - pc);
-        const float beta_slice = pc == 0 ? beta : 1.0f;  // later K slices accumulate
-        FUSENET_OMP_PRAGMA(omp for schedule(static))
-        for (std::size_t s = 0; s < b_strips; ++s) {
-          detail::gemm_pack_b_strip<cols>(transb, b, ldb, n, jc + s * cols, pc, kc,
-                                          b_pack + s * cols * kc);
+  for (std::size_t jc = 0; jc < n; jc += nc_max) {
+    const std::size_t nc = std::min(nc_max, n - jc);
+    const std::size_t b_strips = (nc + cols - 1) / cols;
+    for (std::size_t pc = 0; pc < k; pc += kc_max) {
+      const std::size_t kc = std::min(kc_max, k - pc);
+      const float beta_slice = pc == 0 ? beta : 1.0f;  // later K slices accumulate
+      for (std::size_t s = 0; s < b_strips; ++s) {
+        gemm_pack_b_strip<cols>(transb, b, ldb, n, jc + s * cols, pc, kc, b_pack + s * cols * kc);
+      }
+      for (std::size_t ic = 0; ic < m; ic += mc_max) {
+        const std::size_t mc = std::min(mc_max, m - ic);
+        const std::size_t a_strips = (mc + Rows - 1) / Rows;
+        for (std::size_t s = 0; s < a_strips; ++s) {
+          gemm_pack_a_strip<Rows>(transa, a, lda, m, ic + s * Rows, pc, kc, a_pack + s * Rows * kc);
         }
-        for (std::size_t ic = 0; ic < m; ic += mc_max) {
-          const std::size_t mc = std::min(mc_max, m - ic);
-          const std::size_t a_strips = (mc + Rows - 1) / Rows;
-          FUSENET_OMP_PRAGMA(omp for schedule(static))
-          for (std::size_t s = 0; s < a_strips; ++s) {
-            detail::gemm_pack_a_strip<Rows>(transa, a, lda, m, ic + s * Rows, pc, kc,
-                                            a_pack + s * Rows * kc);
-          }
-          // Tiles in row-strip-major order: a static split hands each thread consecutive tiles
-          // that share one A strip in L1.
-          FUSENET_OMP_PRAGMA(omp for schedule(static))
-          for (std::size_t t = 0; t < a_strips * b_strips; ++t) {
-            const std::size_t sa = t / b_strips;
-            const std::size_t sb = t % b_strips;
-            const std::size_t i0 = ic + sa * Rows;
+        for (std::size_t sa = 0; sa < a_strips; ++sa) {
+          const std::size_t i0 = ic + sa * Rows;
+          for (std::size_t sb = 0; sb < b_strips; ++sb) {
             const std::size_t j0 = jc + sb * cols;
-            detail::gemm_micro_kernel<Rows, Vectors, Arch>(
-                kc, a_pack + sa * Rows * kc, b_pack + sb * cols * kc, alpha, beta_slice,
-                c + i0 * ldc + j0, ldc, std::min(Rows, m - i0), std::min(cols, n - j0));
+            gemm_micro_kernel<Rows, Vectors, Arch>(kc, a_pack + sa * Rows * kc,
+                                                   b_pack + sb * cols * kc, alpha, beta_slice,
+                                                   c + i0 * ldc + j0, ldc, std::min(Rows, m - i0),
+                                                   std::min(cols, n - j0));
           }
         }
       }
     }
   }
+}
+
+}  // namespace detail
+
+/// C = alpha * op(A) · op(B) + beta * C with an explicit register tile (Rows × Vectors vectors);
+/// `gemm` picks the tile for Arch, this overload exists for tuning and benchmarking.
+/// With OpenMP, C is cut into one slab of whole tiles per thread (along N, or along M when M has
+/// more tiles), each slab a serial blocked GEMM: one fork/join per call and no barrier inside.
+/// Requires: row-major A (M×K, or K×M when transposed), B (K×N, or N×K when transposed), C M×N.
+/// Ensures: slabs end on tile boundaries and edge tiles round like full ones, so every element is
+/// computed the same way for any thread count (bit-identical results); C is not read when beta == 0.
+template <std::size_t Rows, std::size_t Vectors, class Arch = xsimd::default_arch>
+void gemm_tiled(transpose transa, transpose transb, std::size_t m, std::size_t n, std::size_t k,
+                float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb,
+                float beta, float* c, std::size_t ldc) {
+  if (m == 0 || n == 0) return;
+  if (k == 0 || alpha == 0.0f) {
+    detail::gemm_scale(m, n, beta, c, ldc);
+    return;
+  }
+#ifdef _OPENMP
+  constexpr std::size_t cols = Vectors * xsimd::batch<float, Arch>::size;
+  const std::size_t row_tiles = (m + Rows - 1) / Rows, col_tiles = (n + cols - 1) / cols;
+  const bool split_cols = col_tiles >= row_tiles;
+  const std::size_t tiles = split_cols ? col_tiles : row_tiles;
+  const std::size_t threads =
+      std::min({static_cast<std::size_t>(omp_get_max_threads()), tiles,
+                m * n * k / gemm_blocking::madds_per_thread});
+  if (threads > 1 && !omp_in_parallel()) {
+#pragma omp parallel num_threads(static_cast<int>(threads))
+    {
+      const auto team = static_cast<std::size_t>(omp_get_num_threads());
+      const auto rank = static_cast<std::size_t>(omp_get_thread_num());
+      const std::size_t first = tiles * rank / team, last = tiles * (rank + 1) / team;
+      if (split_cols && first < last) {
+        const std::size_t j0 = first * cols, j1 = std::min(n, last * cols);
+        const float* bj = transb == transpose::no ? b + j0 : b + j0 * ldb;
+        detail::gemm_blocked<Rows, Vectors, Arch>(transa, transb, m, j1 - j0, k, alpha, a, lda, bj,
+                                                  ldb, beta, c + j0, ldc);
+      } else if (first < last) {
+        const std::size_t i0 = first * Rows, i1 = std::min(m, last * Rows);
+        const float* ai = transa == transpose::no ? a + i0 * lda : a + i0;
+        detail::gemm_blocked<Rows, Vectors, Arch>(transa, transb, i1 - i0, n, k, alpha, ai, lda, b,
+                                                  ldb, beta, c + i0 * ldc, ldc);
+      }
+    }
+    return;
+  }
+#endif
+  detail::gemm_blocked<Rows, Vectors, Arch>(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c,
+                                            ldc);
 }
 
 /// C = alpha * op(A) · op(B) + beta * C on row-major float matrices (BLAS sgemm semantics):

@@ -11,6 +11,10 @@
 #include <random>
 #include <vector>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 namespace fk = fusenet::kernels;
 
 namespace {
@@ -49,6 +53,8 @@ const fk::conv2d_geometry geometries[] = {
     {2, 2, 6, 6, 3, 4, 1, 3, 1, 1},      // even kernel, padding > K/2: whole rows of padding
     {1, 2, 5, 6, 2, 3, 2, 4, 3, 1},      // dilation 3 with stride 2 and wide padding
     {1, 3, 1, 1, 2, 3, 1, 1, 1, 1},      // 1×1 image, only the centre tap is real
+    {17, 6, 9, 9, 8, 3, 1, 1, 1, 2},     // 17 images: three dw chunks, spread over threads
+    {11, 4, 6, 6, 6, 1, 1, 0, 1, 2},     // pointwise, two dw chunks
 };
 
 }  // namespace
@@ -116,3 +122,36 @@ TEST_CASE("conv2d via im2col + gemm matches the scalar convolution, backward") {
     CHECK(mismatches(dw_only, dw_ref, g.batch * out_plane + 1) == 0);
   }
 }
+
+#ifdef _OPENMP
+TEST_CASE("conv2d via gemm gives bit-identical results with 1 and 2 OpenMP threads") {
+  std::mt19937 rng(13);
+  // 20 images: three dw chunks of unequal size; 32→64 at 14² as in the reference CNN
+  const fk::conv2d_geometry g{20, 32, 14, 14, 64, 3, 1, 1, 1, 1};
+  const std::size_t out_size = g.batch * g.out_channels * g.out_h() * g.out_w();
+  const auto x = random_vector(g.batch * g.in_channels * g.in_h * g.in_w, rng);
+  const auto w = random_vector(g.out_channels * g.in_channels * 9, rng);
+  const auto bias = random_vector(g.out_channels, rng);
+  const auto dy = random_vector(out_size, rng);
+  struct result {
+    std::vector<float> y, dx, dw, db;
+  };
+  auto run = [&](int threads) {
+    omp_set_num_threads(threads);
+    std::vector<float> workspace;
+    result r{std::vector<float>(out_size), std::vector<float>(x.size()),
+             std::vector<float>(w.size(), 0.5f), std::vector<float>(bias.size(), 0.5f)};
+    fk::conv2d_forward(g, x.data(), w.data(), bias.data(), r.y.data(), workspace);
+    fk::conv2d_backward(g, x.data(), w.data(), dy.data(), r.dx.data(), r.dw.data(), r.db.data(),
+                        workspace);
+    return r;
+  };
+  const int saved = omp_get_max_threads();
+  const result one = run(1), two = run(2);
+  omp_set_num_threads(saved);
+  CHECK(one.y == two.y);
+  CHECK(one.dx == two.dx);
+  CHECK(one.dw == two.dw);
+  CHECK(one.db == two.db);
+}
+#endif

@@ -126,6 +126,9 @@ TEST_CASE("gemm crosses every cache block boundary (K > kc, N > nc, M > mc)") {
     for (auto tb : both) {
       const gemm_case g{ta, tb, 200, 530, 300, 1.0f, 1.0f, 1};
       CHECK(mismatches(g, rng, [](auto... args) { fk::gemm(args...); }) == 0);
+      // tall and narrow: with OpenMP the threads split M instead of N
+      const gemm_case tall{ta, tb, 600, 20, 100, 0.5f, -1.0f, 3};
+      CHECK(mismatches(tall, rng, [](auto... args) { fk::gemm(args...); }) == 0);
     }
   }
 }
@@ -152,9 +155,13 @@ TEST_CASE("gemm with the 16-register AVX2 tile matches the scalar twin") {
 #ifdef _OPENMP
 TEST_CASE("gemm gives bit-identical results with 1 and 2 OpenMP threads") {
   std::mt19937 rng(5);
+  struct size3 {
+    std::size_t m, n, k;
+  };
+  // wide (threads split N, last slab ragged) and tall (threads split M)
+  for (const auto [m, n, k] : {size3{130, 700, 520}, size3{700, 45, 300}}) {
   for (auto ta : both) {
     for (auto tb : both) {
-      const std::size_t m = 130, n = 700, k = 520;
       const auto a = random_vector(m * k, rng);
       const auto b = random_vector(k * n, rng);
       const std::size_t lda = ta == fk::transpose::no ? k : m;
@@ -168,6 +175,7 @@ TEST_CASE("gemm gives bit-identical results with 1 and 2 OpenMP threads") {
       omp_set_num_threads(saved);
       CHECK(std::memcmp(c1.data(), c2.data(), c1.size() * sizeof(float)) == 0);
     }
+  }
   }
 }
 #endif
