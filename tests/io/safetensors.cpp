@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <filesystem>
@@ -252,4 +253,16 @@ TEST_CASE("copy_f32 and read_i64_scalar reject a wrong dtype or shape, naming th
                  {"'k'", "I64", "expected F32"});
   check_mentions(message_of<weights_mismatch>([&] { io::read_i64_scalar(e, "1.num_batches_tracked"); }),
                  {"'1.num_batches_tracked'", "F32", "expected I64"});
+}
+
+TEST_CASE("check_keys lists every missing and unexpected tensor name") {
+  const auto f = io::read_safetensors(std::string(FUSENET_IO_FIXTURE_DIR) + "/torch_state.safetensors");
+  std::vector<std::string> keys;
+  for (const auto& [k, t] : f.tensors) keys.push_back(k);
+  io::check_keys(f, keys, "state.safetensors");  // exactly the file's keys: no error
+  keys.erase(std::find(keys.begin(), keys.end(), "extra.u8"));
+  keys.erase(std::find(keys.begin(), keys.end(), "extra.i32"));
+  keys.push_back("7.weight");
+  check_mentions(message_of<weights_mismatch>([&] { io::check_keys(f, keys, "state.safetensors"); }),
+                 {"state.safetensors", "missing '7.weight'", "unexpected 'extra.i32', 'extra.u8'"});
 }

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -110,6 +111,24 @@ inline std::int64_t read_i64_scalar(const tensor_entry& entry, const std::string
   std::int64_t v = 0;
   std::memcpy(&v, entry.bytes.data(), sizeof v);
   return v;
+}
+
+/// Checks that `file` (read from `path`) holds exactly the tensors named in `expected`.
+/// Throws weights_mismatch naming the file, every missing key and every unexpected key, so loading the state dict
+/// of a different network reports all differences at once.
+inline void check_keys(const safetensors_file& file, std::span<const std::string> expected, const std::string& path) {
+  const std::set<std::string> wanted(expected.begin(), expected.end());
+  std::string missing, unexpected;
+  for (const auto& k : wanted)
+    if (!file.tensors.contains(k)) missing += (missing.empty() ? "'" : ", '") + k + "'";
+  for (const auto& [k, t] : file.tensors)
+    if (!wanted.contains(k)) unexpected += (unexpected.empty() ? "'" : ", '") + k + "'";
+  if (missing.empty() && unexpected.empty()) return;
+  std::string msg = path + ": tensors do not match the network:";
+  if (!missing.empty()) msg += " missing " + missing + ";";
+  if (!unexpected.empty()) msg += " unexpected " + unexpected + ";";
+  msg.pop_back();
+  throw weights_mismatch(msg);
 }
 
 }  // namespace fusenet::io
