@@ -11,9 +11,10 @@
 // Layouts are described in layout.hpp: bordered NHWC activations in and out, packed weights.
 //
 // How it is fast (DESIGN.md "Kernels: what is known to work"): output channels in the vector lanes; a register
-// tile of (Vectors vector blocks of output channels) × (PoolWindow rows × Cols pixels) accumulators that start
-// at the bias; per (tap, input channel) step: Vectors aligned weight loads, one broadcast per pixel, FMAs; the
-// epilogue (ReLU, pool) runs in registers before one store per pooled pixel and vector. Every trip count is a
+// tile of (Vectors vector blocks of output channels) × (Cols pixels of one row) accumulators that start at the
+// bias; per (tap, input channel) step: Vectors aligned weight loads, one broadcast per pixel, FMAs; the epilogue
+// (ReLU, pool) runs in registers. A 2×2 pool pools each tile's pixel pairs in registers, parks the first row's
+// result in an L1 scratch and combines it with the second row of the same columns: one store per pooled pixel. Every trip count is a
 // compile-time constant, so the tile is fully unrolled and the accumulators stay in registers; a tile that
 // does not fit the register file would spill silently, so it is rejected by a static_assert instead.
 
@@ -55,14 +56,21 @@ inline constexpr std::size_t vector_registers =
     std::is_base_of_v<xsimd::avx512f, Arch> ? 32 : 16;
 #endif
 
-/// A register tile: Vectors blocks of V output channels times Cols conv-output columns (times the pool rows).
-template <std::size_t Vectors, std::size_t Cols>
+/// A register tile: Vectors blocks of V output channels times Cols conv-output pixels of one row; InputReuse
+/// selects the tiny-Cin loop that keeps a kernel row's weights in registers (K·Vectors more registers).
+template <std::size_t Vectors, std::size_t Cols, bool InputReuse = false>
 struct conv_tile {
+  /// Whether the tile uses the tiny-Cin loop (weights of one kernel row in registers, one broadcast per pixel).
+  static constexpr bool input_reuse = InputReuse;
   /// Vector blocks of output channels held per pixel.
   static constexpr std::size_t vectors = Vectors;
   /// Conv-output columns per tile (a multiple of the pool window).
   static constexpr std::size_t cols = Cols;
 };
+
+/// Whether Cin is small enough for the tiny-Cin tile loop (the first layer of an image network: Cin 1 to 3).
+template <std::size_t Cin>
+inline constexpr bool conv_tiny_cin = Cin <= 3;
 
 namespace detail {
 
@@ -86,27 +94,29 @@ struct conv_geometry {
   static constexpr std::size_t w_block = K * K * Cin * v;  // floats per packed block of v output channels
 };
 
-// Tile heuristic (DESIGN.md): 2 vectors × as many pixels as fit for maps that stay in cache, 4 vectors when one
-// input image exceeds 256 KiB (each block of output channels re-reads the whole input, so fewer blocks save
-// bandwidth); on 16 registers at most 2 vectors. Columns: the count in [max/2, max] with the fewest tiles per row.
+// Tile heuristic: 2 vectors × as many pixels as fit (2 × 14 on 32 registers, 2 × 6 on 16). DESIGN.md suggests
+// 4 × 6 for maps past L2; here the channel blocks of one output row run back to back, so the input rows stay in
+// L1 across blocks and 2 × 14 measured faster on 64→64 56² (92 % vs 88 % of peak, bench/conv_bench.cpp).
+// Columns: the count in [max/2, max] with the fewest tiles per row (the last tile of a row may be narrower).
 template <class Geo, class Arch>
 constexpr std::size_t pick_conv_vectors() {
-  constexpr std::size_t regs = vector_registers<Arch>;
-  const std::size_t blocks = Geo::cout / Geo::v;
-  std::size_t want = Geo::in_image * sizeof(float) > 256 * 1024 ? 4 : 2;
-  if (regs < 32) want = 2;
-  while (want > 1 && blocks % want != 0) want /= 2;
-  return want;
+  return (Geo::cout / Geo::v) % 2 == 0 ? 2 : 1;
+}
+
+/// Registers a tile needs: accumulators, the weight vectors live per step, one broadcast.
+constexpr std::size_t conv_tile_registers(std::size_t vectors, std::size_t cols, bool input_reuse, std::size_t k) {
+  return vectors * cols + (input_reuse ? k * vectors : vectors) + 1;
 }
 
 template <class Geo, class Arch>
-constexpr std::size_t pick_conv_cols(std::size_t vectors) {
+constexpr std::size_t pick_conv_cols(std::size_t vectors, bool input_reuse) {
   constexpr std::size_t regs = vector_registers<Arch>;
-  std::size_t max_pixels = (regs - 1 - vectors) / vectors;
-  std::size_t max_cols = max_pixels / Geo::pool;
+  const std::size_t fixed = conv_tile_registers(vectors, 0, input_reuse, Geo::k);
+  if (fixed >= regs) return 0;  // rejected by the tile checks of the kernel
+  std::size_t max_cols = (regs - fixed) / vectors;
   max_cols -= max_cols % Geo::pool;
   if (max_cols > Geo::wc) max_cols = Geo::wc;
-  if (max_cols == 0) return 0;  // rejected by the tile checks of the kernel
+  if (max_cols == 0) return 0;
   std::size_t best = max_cols, best_tiles = (Geo::wc + max_cols - 1) / max_cols;
   for (std::size_t c = max_cols; c >= Geo::pool && 2 * c >= max_cols; c -= Geo::pool) {
     const std::size_t tiles = (Geo::wc + c - 1) / c;
@@ -115,77 +125,159 @@ constexpr std::size_t pick_conv_cols(std::size_t vectors) {
   return best;
 }
 
-/// Accumulates one tile and runs its epilogue. `in` is the padded input at the tile's top-left tap, `w` the
-/// first packed block of the tile's channels, `out` the stored pixel of the tile's top-left pooled output.
-template <class Geo, std::size_t Vectors, std::size_t Cols, class Pool, class Act, class Arch>
-[[gnu::always_inline]] inline void conv_run_tile(const float* in, const float* w, const float* bias, float* out) {
+template <class Geo, class Arch>
+struct default_tile {
+  static constexpr std::size_t vectors = pick_conv_vectors<Geo, Arch>();
+  static constexpr bool reuse = conv_tiny_cin<Geo::cin>;
+  using type = conv_tile<vectors, pick_conv_cols<Geo, Arch>(vectors, reuse), reuse>;
+};
+
+/// What a tile does with its accumulators: store them (no pool), keep the horizontal pool of the first conv
+/// row of a pool window in `scratch`, or combine the second row with `scratch` and store the pooled values.
+enum class tile_phase { store, pool_first_row, pool_second_row };
+
+/// Accumulates one tile of one conv-output row and runs its epilogue. `in` is the padded input at the tile's
+/// top-left tap, `w` the first packed block of the tile's channels, `out` the first stored pixel (pooled).
+template <class Geo, std::size_t Vectors, std::size_t Cols, bool InputReuse, tile_phase Phase, class Pool, class Act>
+[[gnu::always_inline]] inline void conv_run_tile(const float* in, const float* w, const float* bias, float* out,
+                                                 float* scratch) {
   using vec = typename Geo::vec;
-  constexpr std::size_t v = Geo::v, rows = Geo::pool, steps = Geo::k * Geo::cin;
-  vec acc[rows][Cols][Vectors];
+  constexpr std::size_t v = Geo::v, steps = Geo::k * Geo::cin;
+  constexpr bool relu = std::is_same_v<Act, act_relu>, max_pool = std::is_same_v<Pool, pool_max>;
+  static_assert(std::is_same_v<Act, act_relu> || std::is_same_v<Act, act_none>,
+                "fusenet: conv kernel: Act must be act_relu or act_none");
+  static_assert(max_pool || std::is_same_v<Pool, pool_avg>, "fusenet: conv kernel: Pool must be pool_max or pool_avg");
+  vec acc[Cols][Vectors];
   vec b[Vectors];
 #pragma GCC unroll 8
   for (std::size_t q = 0; q < Vectors; ++q) b[q] = vec::load_unaligned(bias + q * v);
 #pragma GCC unroll 64
-  for (std::size_t r = 0; r < rows; ++r)
-#pragma GCC unroll 64
-    for (std::size_t c = 0; c < Cols; ++c)
+  for (std::size_t c = 0; c < Cols; ++c)
 #pragma GCC unroll 8
-      for (std::size_t q = 0; q < Vectors; ++q) acc[r][c][q] = b[q];
+    for (std::size_t q = 0; q < Vectors; ++q) acc[c][q] = b[q];
 
-  for (std::size_t ky = 0; ky < Geo::k; ++ky) {
-    const float* ip = in + ky * Geo::in_row;
-    const float* wp = w + ky * steps * v;
-    // Within one kernel row the taps kx and input channels i are contiguous in both the bordered NHWC input
-    // (pixel x + kx, channel i at offset kx·Cin + i) and the packed weights ([kx][i][v]): one flat loop.
+  if constexpr (InputReuse) {
+    // Tiny Cin (the first layer): per kernel row and input channel, keep the K taps' weights in registers and
+    // broadcast each input pixel of the row once, adding it to every output pixel it reaches (c = i − kx).
+    // The plain loop below would broadcast each pixel K times, and GCC 12 then keeps the shared broadcasts live
+    // across steps (they coincide when Cin is 1) and spills accumulators.
+    for (std::size_t ky = 0; ky < Geo::k; ++ky) {
+      const float* ip = in + ky * Geo::in_row;
 #pragma GCC unroll 4
-    for (std::size_t j = 0; j < steps; ++j) {
-      vec wv[Vectors];
+      for (std::size_t ci = 0; ci < Geo::cin; ++ci) {
+        vec wv[Geo::k][Vectors];
+#pragma GCC unroll 16
+        for (std::size_t kx = 0; kx < Geo::k; ++kx)
 #pragma GCC unroll 8
-      for (std::size_t q = 0; q < Vectors; ++q) wv[q] = vec::load_aligned(wp + q * Geo::w_block + j * v);
+          for (std::size_t q = 0; q < Vectors; ++q)
+            wv[kx][q] = vec::load_aligned(w + q * Geo::w_block + ((ky * Geo::k + kx) * Geo::cin + ci) * v);
 #pragma GCC unroll 64
-      for (std::size_t r = 0; r < rows; ++r)
-#pragma GCC unroll 64
-        for (std::size_t c = 0; c < Cols; ++c) {
-          const vec x(ip[r * Geo::in_row + c * Geo::cin + j]);
+        for (std::size_t i = 0; i < Cols + Geo::k - 1; ++i) {
+          const vec x(ip[i * Geo::cin + ci]);
+#pragma GCC unroll 16
+          for (std::size_t kx = 0; kx < Geo::k; ++kx)
+            if (i >= kx && i - kx < Cols)
 #pragma GCC unroll 8
-          for (std::size_t q = 0; q < Vectors; ++q) acc[r][c][q] = xsimd::fma(wv[q], x, acc[r][c][q]);
+              for (std::size_t q = 0; q < Vectors; ++q) acc[i - kx][q] = xsimd::fma(wv[kx][q], x, acc[i - kx][q]);
         }
+      }
+    }
+  } else {
+    for (std::size_t ky = 0; ky < Geo::k; ++ky) {
+      const float* ip = in + ky * Geo::in_row;
+      const float* wp = w + ky * steps * v;
+      // Within one kernel row the taps kx and input channels i are contiguous in both the bordered NHWC input
+      // (pixel x + kx, channel i at offset kx·Cin + i) and the packed weights ([kx][i][v]): one flat loop.
+  #pragma GCC unroll 4
+      for (std::size_t j = 0; j < steps; ++j) {
+        vec wv[Vectors];
+  #pragma GCC unroll 8
+        for (std::size_t q = 0; q < Vectors; ++q) wv[q] = vec::load_aligned(wp + q * Geo::w_block + j * v);
+  #pragma GCC unroll 64
+        for (std::size_t c = 0; c < Cols; ++c) {
+          const vec x(ip[c * Geo::cin + j]);
+  #pragma GCC unroll 8
+          for (std::size_t q = 0; q < Vectors; ++q) acc[c][q] = xsimd::fma(wv[q], x, acc[c][q]);
+        }
+      }
     }
   }
 
   const vec zero(0.0f);
-  if constexpr (rows == 1) {
+  if constexpr (Phase == tile_phase::store) {
 #pragma GCC unroll 64
     for (std::size_t c = 0; c < Cols; ++c)
 #pragma GCC unroll 8
       for (std::size_t q = 0; q < Vectors; ++q) {
-        vec a = acc[0][c][q];
-        if constexpr (std::is_same_v<Act, act_relu>) a = xsimd::max(a, zero);
+        vec a = acc[c][q];
+        if constexpr (relu) a = xsimd::max(a, zero);
         a.store_unaligned(out + c * Geo::cout + q * v);
       }
   } else {
-    static_assert(rows == 2, "fusenet: conv kernel: the pool window must be 1 or 2");
+    // 2×2 pool over conv rows 2y (first) and 2y + 1 (second). Max: relu(max(...)) == max(relu(...)), so one
+    // ReLU per pooled value. Average: ReLU comes first, then ((a00 + a01) + (a10 + a11)) / 4 (nn.AvgPool2d(2)).
 #pragma GCC unroll 64
     for (std::size_t c = 0; c < Cols / 2; ++c)
 #pragma GCC unroll 8
       for (std::size_t q = 0; q < Vectors; ++q) {
-        const vec a00 = acc[0][2 * c][q], a01 = acc[0][2 * c + 1][q];
-        const vec a10 = acc[1][2 * c][q], a11 = acc[1][2 * c + 1][q];
-        vec p;
-        if constexpr (std::is_same_v<Pool, pool_max>) {
-          // relu(max(...)) == max(relu(...)): one ReLU per pooled value instead of four
-          p = xsimd::max(xsimd::max(a00, a01), xsimd::max(a10, a11));
-          if constexpr (std::is_same_v<Act, act_relu>) p = xsimd::max(p, zero);
+        vec a0 = acc[2 * c][q], a1 = acc[2 * c + 1][q], p;
+        if constexpr (max_pool) {
+          p = xsimd::max(a0, a1);
         } else {
-          static_assert(std::is_same_v<Pool, pool_avg>, "fusenet: conv kernel: Pool must be pool_max or pool_avg");
-          if constexpr (std::is_same_v<Act, act_relu>)
-            p = (xsimd::max(a00, zero) + xsimd::max(a01, zero)) + (xsimd::max(a10, zero) + xsimd::max(a11, zero));
-          else
-            p = (a00 + a01) + (a10 + a11);
-          p *= vec(0.25f);
+          if constexpr (relu) a0 = xsimd::max(a0, zero), a1 = xsimd::max(a1, zero);
+          p = a0 + a1;
         }
-        p.store_unaligned(out + c * Geo::cout + q * v);
+        float* s = scratch + (c * Vectors + q) * v;
+        if constexpr (Phase == tile_phase::pool_first_row) {
+          p.store_aligned(s);
+        } else {
+          const vec first = vec::load_aligned(s);
+          if constexpr (max_pool) {
+            p = xsimd::max(first, p);
+            if constexpr (relu) p = xsimd::max(p, zero);
+          } else {
+            p = (first + p) * vec(0.25f);
+          }
+          p.store_unaligned(out + c * Geo::cout + q * v);
+        }
       }
+  }
+}
+
+/// One work item: conv-output row `row` (or the pair 2·row, 2·row + 1 when pooling) of one image, for the
+/// Vectors·V output channels starting at block `first_vector`.
+template <class Geo, class Tile, class Pool, class Act>
+[[gnu::always_inline]] inline void conv_run_row(const float* in, const float* w, const float* bias, float* out,
+                                                std::size_t row, std::size_t first_vector) {
+  constexpr std::size_t nv = Tile::vectors, cols = Tile::cols, p = Geo::pool, cout = Geo::cout, cin = Geo::cin;
+  constexpr bool reuse = Tile::input_reuse;
+  constexpr std::size_t full = Geo::wc / cols, tail = Geo::wc % cols;
+  const float* ib = in + row * p * Geo::in_row;
+  const float* wb = w + first_vector * Geo::w_block;
+  const float* bb = bias + first_vector * Geo::v;
+  float* ob = out + (Geo::out_border + row) * Geo::out_row + Geo::out_border * cout + first_vector * Geo::v;
+  if constexpr (p == 1) {
+    for (std::size_t t = 0; t < full; ++t)
+      conv_run_tile<Geo, nv, cols, reuse, tile_phase::store, Pool, Act>(ib + t * cols * cin, wb, bb, ob + t * cols * cout,
+                                                                 nullptr);
+    if constexpr (tail > 0)
+      conv_run_tile<Geo, nv, tail, reuse, tile_phase::store, Pool, Act>(ib + full * cols * cin, wb, bb,
+                                                                 ob + full * cols * cout, nullptr);
+  } else {
+    // the first row's horizontal pool waits in L1 for the second row of the same columns
+    alignas(64) float scratch[cols / 2 * nv * Geo::v];
+    for (std::size_t t = 0; t < full; ++t) {
+      const float* it = ib + t * cols * cin;
+      float* ot = ob + t * (cols / 2) * cout;
+      conv_run_tile<Geo, nv, cols, reuse, tile_phase::pool_first_row, Pool, Act>(it, wb, bb, ot, scratch);
+      conv_run_tile<Geo, nv, cols, reuse, tile_phase::pool_second_row, Pool, Act>(it + Geo::in_row, wb, bb, ot, scratch);
+    }
+    if constexpr (tail > 0) {
+      const float* it = ib + full * cols * cin;
+      float* ot = ob + full * (cols / 2) * cout;
+      conv_run_tile<Geo, nv, tail, reuse, tile_phase::pool_first_row, Pool, Act>(it, wb, bb, ot, scratch);
+      conv_run_tile<Geo, nv, tail, reuse, tile_phase::pool_second_row, Pool, Act>(it + Geo::in_row, wb, bb, ot, scratch);
+    }
   }
 }
 
@@ -209,10 +301,8 @@ inline void conv_zero_border(float* image) {
 /// The register tile the fused convolution uses by default for these sizes on Arch.
 template <std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, std::size_t K, std::size_t Pad,
           std::size_t PoolWindow, class Arch = xsimd::default_arch>
-using default_conv_tile = conv_tile<
-    detail::pick_conv_vectors<detail::conv_geometry<Cin, Cout, H, W, K, Pad, PoolWindow, 0, Arch>, Arch>(),
-    detail::pick_conv_cols<detail::conv_geometry<Cin, Cout, H, W, K, Pad, PoolWindow, 0, Arch>, Arch>(
-        detail::pick_conv_vectors<detail::conv_geometry<Cin, Cout, H, W, K, Pad, PoolWindow, 0, Arch>, Arch>())>;
+using default_conv_tile =
+    typename detail::default_tile<detail::conv_geometry<Cin, Cout, H, W, K, Pad, PoolWindow, 0, Arch>, Arch>::type;
 
 /// Fused conv K×K (stride 1, zero padding Pad) + bias + activation + optional 2×2 pool, with an explicit tile.
 /// Requires: `in` is bordered NHWC [batch][H+2Pad][W+2Pad][Cin] with a zero border; `packed_w` comes from
@@ -237,15 +327,14 @@ inline void conv_bias_relu_pool_tiled(const float* in, const float* packed_w, co
                 "fusenet: conv kernel: tile vectors must divide the output channels in SIMD vectors");
   static_assert(cols > 0 && cols % PoolWindow == 0, "fusenet: conv kernel: tile columns must be a multiple of "
                                                     "the pool window");
-  static_assert(nv * PoolWindow * cols + nv + 1 <= vector_registers<Arch>,
+  static_assert(detail::conv_tile_registers(nv, cols, Tile::input_reuse, K) <= vector_registers<Arch>,
                 "fusenet: conv kernel: the register tile (accumulators + weight vectors + 1 broadcast) does not "
                 "fit the vector register file and would spill; choose fewer vectors or columns");
   assert(reinterpret_cast<std::uintptr_t>(packed_w) % (v * sizeof(float)) == 0);
 
-  constexpr std::size_t blocks = Cout / (v * nv), row_tiles = geo::hc / PoolWindow;
-  constexpr std::size_t full = geo::wc / cols, tail = geo::wc % cols;
+  constexpr std::size_t blocks = Cout / (v * nv), rows = geo::ho;
   const auto n_total = static_cast<std::ptrdiff_t>(batch);
-  const auto work = static_cast<std::ptrdiff_t>(batch * blocks * row_tiles);
+  const auto work = static_cast<std::ptrdiff_t>(batch * rows * blocks);
 #ifdef _OPENMP
 #pragma omp parallel if (work > 1)
 #endif
@@ -255,23 +344,16 @@ inline void conv_bias_relu_pool_tiled(const float* in, const float* packed_w, co
 #endif
     for (std::ptrdiff_t n = 0; n < n_total; ++n)
       detail::conv_zero_border<geo>(out + static_cast<std::size_t>(n) * geo::out_image);
-    // Each (image, channel block, output row) item writes its own outputs: the split is deterministic.
+    // Items run image by image, row by row, channel block innermost, so the input rows of one output row are
+    // reused from L1 by every channel block. Each item writes its own outputs: the split is deterministic.
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
     for (std::ptrdiff_t item = 0; item < work; ++item) {
       const auto u = static_cast<std::size_t>(item);
-      const std::size_t n = u / (blocks * row_tiles), cb = u / row_tiles % blocks, rt = u % row_tiles;
-      const float* ib = in + n * geo::in_image + rt * PoolWindow * geo::in_row;
-      const float* wb = packed_w + cb * nv * geo::w_block;
-      const float* bb = bias + cb * nv * v;
-      float* ob = out + n * geo::out_image + (OutBorder + rt) * geo::out_row + OutBorder * Cout + cb * nv * v;
-      for (std::size_t t = 0; t < full; ++t)
-        detail::conv_run_tile<geo, nv, cols, Pool, Act, Arch>(ib + t * cols * Cin, wb, bb,
-                                                              ob + t * (cols / PoolWindow) * Cout);
-      if constexpr (tail > 0)
-        detail::conv_run_tile<geo, nv, tail, Pool, Act, Arch>(ib + full * cols * Cin, wb, bb,
-                                                              ob + full * (cols / PoolWindow) * Cout);
+      const std::size_t n = u / (rows * blocks), row = u / blocks % rows, cb = u % blocks;
+      detail::conv_run_row<geo, Tile, Pool, Act>(in + n * geo::in_image, packed_w, bias, out + n * geo::out_image,
+                                                  row, cb * nv);
     }
   }
 }

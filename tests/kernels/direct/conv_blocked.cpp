@@ -181,4 +181,26 @@ TEST_CASE_TEMPLATE("conv_bias_relu_pool: explicit small tiles give the same resu
       xin.data(), p.data(), b.data(), a.data(), n);
   fk::nhwc_to_nchw<32, 9, 9, 0>(a.data(), got.data(), n);
   check_close(got, want);
+  // the tiny-Cin loop (weights of a kernel row in registers) is also correct when Cin is not tiny
+  fk::conv_bias_relu_pool_tiled<fk::conv_tile<1, 4, true>, 16, 32, 9, 9, 3, 1, 1, fk::pool_max, fk::act_relu, 0, Arch>(
+      xin.data(), p.data(), b.data(), a.data(), n);
+  fk::nhwc_to_nchw<32, 9, 9, 0>(a.data(), got.data(), n);
+  check_close(got, want);
+}
+
+TEST_CASE_TEMPLATE("conv_bias_relu_pool: first layer with the plain loop instead of the tiny-Cin loop", Arch,
+                   FUSENET_TEST_ARCHS) {
+  constexpr std::size_t n = 2;
+  const auto x = random_vector(n * 28 * 28, -1.0f, 1.0f, 91);
+  const auto w = random_vector(32 * 9, -0.3f, 0.3f, 92), b = random_vector(32, -0.3f, 0.3f, 93);
+  fk::aligned_vector<float> xin(n * fk::nhwc_image_size<1, 28, 28, 1>), p(32 * 9), a(n * 32 * 14 * 14);
+  fk::nchw_to_nhwc<1, 28, 28, 1>(x.data(), xin.data(), n);
+  fk::pack_conv_weights<1, 32, 3, Arch>(w.data(), p.data());
+  std::vector<float> want(n * 32 * 14 * 14), got(want.size());
+  fk::scalar::conv_bias_relu_pool<1, 32, 28, 28, 3, 1, 2, fk::pool_max, fk::act_relu>(x.data(), w.data(), b.data(),
+                                                                                     want.data(), n);
+  fk::conv_bias_relu_pool_tiled<fk::conv_tile<1, 6>, 1, 32, 28, 28, 3, 1, 2, fk::pool_max, fk::act_relu, 0, Arch>(
+      xin.data(), p.data(), b.data(), a.data(), n);
+  fk::nhwc_to_nchw<32, 14, 14, 0>(a.data(), got.data(), n);
+  check_close(got, want);
 }

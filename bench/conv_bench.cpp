@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: MIT
+// Benchmark of the fused inference convolution: one JSON object per line (time, GFLOP/s, % of FMA peak).
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <fusenet/kernels/conv_blocked.hpp>
+#include <fusenet/kernels/layout.hpp>
+#include <fusenet/kernels/scalar/conv_blocked.hpp>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace fk = fusenet::kernels;
+
+namespace {
+
+// FP32 FMA peak of one Zen 4 core as stated in DESIGN.md; the run also measures the peak of the machine it is on.
+constexpr double design_peak_per_core = 117.0;
+double measured_peak_per_core = design_peak_per_core;
+
+// Measures the FP32 FMA throughput of one core: 16 independent accumulator chains (enough to cover FMA latency
+// times the FMA pipes of current cores), no memory traffic. Runs are short (tens of µs) so that, on a shared
+// machine, the best of many is a run that was not preempted. Returns GFLOP/s.
+double measure_fma_peak() {
+  using vec = xsimd::batch<float>;
+  constexpr std::size_t chains = 16, iters = 4000;
+  double best = 0.0;
+  volatile float sink = 0.0f;
+  for (int rep = 0; rep < 500; ++rep) {
+    vec acc[chains];
+    for (std::size_t c = 0; c < chains; ++c) acc[c] = vec(static_cast<float>(c) * 1e-3f);
+    const vec a(0.999999f), b(1e-7f);
+    const auto t0 = std::chrono::steady_clock::now();
+    for (std::size_t i = 0; i < iters; ++i) {
+#pragma GCC unroll 16
+      for (std::size_t c = 0; c < chains; ++c) acc[c] = xsimd::fma(acc[c], a, b);
+    }
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    vec total = acc[0];
+    for (std::size_t c = 1; c < chains; ++c) total += acc[c];
+    sink = sink + xsimd::hadd(total);
+    best = std::max(best, 2.0 * static_cast<double>(chains * iters * vec::size) / s / 1e9);
+  }
+  return best;
+}
+
+int thread_count() {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+std::vector<float> random_vector(std::size_t n, unsigned seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = dist(gen);
+  return v;
+}
+
+// Times f() repeatedly (after one warm-up call) for about `budget` seconds, at least 5 and at most 1000 runs,
+// and prints one JSON line; flops counts 2 per multiply-add of the convolution itself.
+template <class F>
+void report(const std::string& name, std::size_t batch, double flops, int threads, F&& f, double budget = 0.5) {
+  using clock = std::chrono::steady_clock;
+  f();
+  std::vector<double> ms;
+  const auto start = clock::now();
+  while (ms.size() < 5 || (ms.size() < 1000 && std::chrono::duration<double>(clock::now() - start).count() < budget)) {
+    const auto t0 = clock::now();
+    f();
+    ms.push_back(std::chrono::duration<double, std::milli>(clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  const double median = ms[ms.size() / 2];
+  const double gflops = flops / (median * 1e-3) / 1e9;
+  std::printf(
+      "{\"name\": \"%s\", \"batch\": %zu, \"threads\": %d, \"runs\": %zu, \"ms\": %.4f, \"ms_min\": %.4f, "
+      "\"ms_max\": %.4f, \"gflops\": %.2f, \"gflops_at_min\": %.2f, \"pct_of_measured_peak\": %.1f, \"pct_of_117\": %.1f}\n",
+      name.c_str(), batch, threads, ms.size(), median, ms.front(), ms.back(), gflops, flops / (ms.front() * 1e6),
+      100.0 * gflops / (measured_peak_per_core * threads), 100.0 * gflops / (design_peak_per_core * threads));
+  std::fflush(stdout);
+}
+
+template <std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, std::size_t PoolWindow, class Pool,
+          class Tile = fk::default_conv_tile<Cin, Cout, H, W, 3, 1, PoolWindow>>
+void bench_fused(const std::string& name, std::size_t batch) {
+  constexpr std::size_t ho = H / PoolWindow, wo = W / PoolWindow;
+  const auto x = random_vector(batch * Cin * H * W, 1);
+  const auto w = random_vector(Cout * Cin * 9, 2);
+  const auto b = random_vector(Cout, 3);
+  fk::aligned_vector<float> xin(batch * fk::nhwc_image_size<Cin, H, W, 1>), wp(fk::packed_weights_size<Cin, Cout, 3>);
+  fk::aligned_vector<float> y(batch * fk::nhwc_image_size<Cout, ho, wo, 1>);
+  fk::nchw_to_nhwc<Cin, H, W, 1>(x.data(), xin.data(), batch);
+  fk::pack_conv_weights<Cin, Cout, 3>(w.data(), wp.data());
+  const double flops = 2.0 * static_cast<double>(batch * Cout * Cin * 9 * H * W);
+  report(name + "-t" + std::to_string(Tile::vectors) + "x" + std::to_string(Tile::cols) +
+             (Tile::input_reuse ? "r" : ""),
+         batch, flops,
+         thread_count(), [&] {
+           fk::conv_bias_relu_pool_tiled<Tile, Cin, Cout, H, W, 3, 1, PoolWindow, Pool, fk::act_relu, 1>(
+               xin.data(), wp.data(), b.data(), y.data(), batch);
+         });
+}
+
+template <std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, std::size_t PoolWindow, class Pool>
+void bench_scalar(const std::string& name, std::size_t batch) {
+  const auto x = random_vector(batch * Cin * H * W, 1);
+  const auto w = random_vector(Cout * Cin * 9, 2);
+  const auto b = random_vector(Cout, 3);
+  std::vector<float> y(batch * Cout * (H / PoolWindow) * (W / PoolWindow));
+  const double flops = 2.0 * static_cast<double>(batch * Cout * Cin * 9 * H * W);
+  report(name, batch, flops, 1, [&] {
+    fk::scalar::conv_bias_relu_pool<Cin, Cout, H, W, 3, 1, PoolWindow, Pool, fk::act_relu>(x.data(), w.data(),
+                                                                                          b.data(), y.data(), batch);
+  });
+}
+
+}  // namespace
+
+int main() {
+  measured_peak_per_core = measure_fma_peak();
+  std::printf("{\"name\": \"peak/fma_fp32_per_core\", \"threads\": 1, \"gflops\": %.2f}\n",
+              measured_peak_per_core);
+  // The seed network's second block (32→64 on 14², ReLU + max pool fused), a large 64→64 map, the first layer.
+  bench_fused<32, 64, 14, 14, 2, fk::pool_max>("infer/conv_block/32-64-14x14-relu-maxpool", 1);
+  bench_fused<32, 64, 14, 14, 2, fk::pool_max>("infer/conv_block/32-64-14x14-relu-maxpool", 64);
+  bench_fused<32, 64, 14, 14, 1, fk::pool_max>("infer/conv_block/32-64-14x14-relu", 64);
+  bench_fused<64, 64, 56, 56, 1, fk::pool_max>("infer/conv_block/64-64-56x56-relu", 1);
+  bench_fused<64, 64, 56, 56, 1, fk::pool_max, fk::conv_tile<4, 6>>("infer/conv_block/64-64-56x56-relu", 1);
+  bench_fused<64, 64, 56, 56, 1, fk::pool_max>("infer/conv_block/64-64-56x56-relu", 32);
+  bench_fused<1, 32, 28, 28, 2, fk::pool_max>("infer/conv_block/1-32-28x28-relu-maxpool", 64);
+  bench_fused<1, 32, 28, 28, 2, fk::pool_max, fk::conv_tile<1, 28, true>>("infer/conv_block/1-32-28x28-relu-maxpool",
+                                                                          64);
+  bench_scalar<32, 64, 14, 14, 2, fk::pool_max>("infer/conv_block_scalar/32-64-14x14-relu-maxpool", 1);
+}
