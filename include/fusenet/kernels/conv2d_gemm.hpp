@@ -2,15 +2,13 @@
 // Training-path 2-d convolution (NCHW, float) as im2col + blocked GEMM, forward and backward.
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <fusenet/kernels/gemm.hpp>
 #include <fusenet/kernels/im2col.hpp>
 #include <fusenet/kernels/scalar/conv2d.hpp>
-
-#include <xsimd/xsimd.hpp>
-
-#include <algorithm>
-#include <cstddef>
 #include <vector>
+#include <xsimd/xsimd.hpp>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -18,15 +16,23 @@
 
 namespace fusenet::kernels {
 
-/// Runtime sizes of one nn.Conv2d call, shared with the scalar twin so both take the same arguments.
+/// Runtime sizes of one nn.Conv2d call, shared with the scalar twin so both take the same
+/// arguments.
 using scalar::conv2d_geometry;
 
 namespace detail {
 
 /// The sliding windows of one image and one channel group of g.
 inline im2col_geometry conv2d_windows(const conv2d_geometry& g) {
-  return {g.in_channels / g.groups, g.in_h, g.in_w, g.kernel, g.stride, g.padding,
-          g.dilation, g.out_h(),    g.out_w()};
+  return {g.in_channels / g.groups,
+          g.in_h,
+          g.in_w,
+          g.kernel,
+          g.stride,
+          g.padding,
+          g.dilation,
+          g.out_h(),
+          g.out_w()};
 }
 
 /// True when im2col would copy the input unchanged (1×1 kernel, stride 1, no padding), so the
@@ -66,8 +72,8 @@ inline constexpr std::size_t conv2d_dw_chunk = 8;
 /// y_g (Cout/G × Ho·Wo) = w_g (Cout/G × Cin/G·K²) · im2col(x_g) (Cin/G·K² × Ho·Wo).
 /// With OpenMP, images are spread over threads (one fork per call, one im2col buffer per thread);
 /// a single image leaves the threading to the GEMM.
-/// Requires: x is N×Cin×H×W, w is Cout×(Cin/groups)×K×K, bias is Cout or nullptr, y is N×Cout×Ho×Wo.
-/// Ensures: y overwritten (bit-identical for any thread count); workspace grown to
+/// Requires: x is N×Cin×H×W, w is Cout×(Cin/groups)×K×K, bias is Cout or nullptr, y is
+/// N×Cout×Ho×Wo. Ensures: y overwritten (bit-identical for any thread count); workspace grown to
 /// threads·Cin/G·K²·Ho·Wo floats if smaller, never shrunk.
 template <class Arch = xsimd::default_arch>
 void conv2d_forward(const conv2d_geometry& g, const float* x, const float* w, const float* bias,
@@ -102,7 +108,7 @@ void conv2d_forward(const conv2d_geometry& g, const float* x, const float* w, co
     }
   };
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(static_cast<int>(threads)) if (threads > 1)
+#pragma omp parallel for schedule(static) num_threads(static_cast <int>(threads)) if (threads > 1)
 #endif
   for (std::size_t n = 0; n < g.batch; ++n) image(n);
 }
@@ -146,7 +152,8 @@ void conv2d_backward(const conv2d_geometry& g, const float* x, const float* w, c
   auto chunk = [&](std::size_t c) {
     float* const col = scratch + detail::conv2d_thread_rank() * per_thread;
     float* const dcol = col + rows * out_plane;
-    const std::size_t first = c * conv2d_dw_chunk, last = std::min(g.batch, first + conv2d_dw_chunk);
+    const std::size_t first = c * conv2d_dw_chunk,
+                      last = std::min(g.batch, first + conv2d_dw_chunk);
     for (std::size_t n = first; n < last; ++n) {
       for (std::size_t grp = 0; grp < g.groups; ++grp) {
         const float* xg = x + (n * g.in_channels + grp * win.channels) * in_plane;
@@ -178,7 +185,7 @@ void conv2d_backward(const conv2d_geometry& g, const float* x, const float* w, c
     }
   };
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(static_cast<int>(threads)) if (threads > 1)
+#pragma omp parallel for schedule(static) num_threads(static_cast <int>(threads)) if (threads > 1)
 #endif
   for (std::size_t c = 0; c < chunks; ++c) chunk(c);
   if (dw != nullptr) {

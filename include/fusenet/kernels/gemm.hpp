@@ -2,15 +2,13 @@
 // Cache-blocked, packed single-precision GEMM with an xsimd register-tile micro-kernel.
 #pragma once
 
-#include <fusenet/kernels/scalar/gemm.hpp>
-
-#include <xsimd/xsimd.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <fusenet/kernels/scalar/gemm.hpp>
 #include <type_traits>
 #include <vector>
+#include <xsimd/xsimd.hpp>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -42,7 +40,7 @@ namespace detail {
 /// a tile that does not fit spills in the inner loop and runs at about half speed, silently.
 template <std::size_t Rows, std::size_t Vectors, class Arch>
 inline constexpr bool gemm_tile_fits_registers =
-    Rows * Vectors + Vectors + 1 <= vector_registers<Arch>;
+    Rows* Vectors + Vectors + 1 <= vector_registers<Arch>;
 
 /// Packed-A buffer or packed-B buffer, aligned for Arch's aligned loads.
 template <class Arch>
@@ -162,7 +160,8 @@ template <std::size_t Rows, std::size_t Vectors, class Arch>
 /// C = beta * C, with beta == 0 writing zeros (C may be uninitialised), as BLAS does when K == 0.
 inline void gemm_scale(std::size_t m, std::size_t n, float beta, float* c, std::size_t ldc) {
   for (std::size_t i = 0; i < m; ++i) {
-    for (std::size_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
+    for (std::size_t j = 0; j < n; ++j)
+      c[i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[i * ldc + j];
   }
 }
 
@@ -222,10 +221,9 @@ void gemm_blocked(transpose transa, transpose transb, std::size_t m, std::size_t
           const std::size_t i0 = ic + sa * Rows;
           for (std::size_t sb = 0; sb < b_strips; ++sb) {
             const std::size_t j0 = jc + sb * cols;
-            gemm_micro_kernel<Rows, Vectors, Arch>(kc, a_pack + sa * Rows * kc,
-                                                   b_pack + sb * cols * kc, alpha, beta_slice,
-                                                   c + i0 * ldc + j0, ldc, std::min(Rows, m - i0),
-                                                   std::min(cols, n - j0));
+            gemm_micro_kernel<Rows, Vectors, Arch>(
+                kc, a_pack + sa * Rows * kc, b_pack + sb * cols * kc, alpha, beta_slice,
+                c + i0 * ldc + j0, ldc, std::min(Rows, m - i0), std::min(cols, n - j0));
           }
         }
       }
@@ -241,7 +239,8 @@ void gemm_blocked(transpose transa, transpose transb, std::size_t m, std::size_t
 /// more tiles), each slab a serial blocked GEMM: one fork/join per call and no barrier inside.
 /// Requires: row-major A (M×K, or K×M when transposed), B (K×N, or N×K when transposed), C M×N.
 /// Ensures: slabs end on tile boundaries and edge tiles round like full ones, so every element is
-/// computed the same way for any thread count (bit-identical results); C is not read when beta == 0.
+/// computed the same way for any thread count (bit-identical results); C is not read when beta ==
+/// 0.
 template <std::size_t Rows, std::size_t Vectors, class Arch = xsimd::default_arch>
 void gemm_tiled(transpose transa, transpose transb, std::size_t m, std::size_t n, std::size_t k,
                 float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb,
@@ -256,11 +255,10 @@ void gemm_tiled(transpose transa, transpose transb, std::size_t m, std::size_t n
   const std::size_t row_tiles = (m + Rows - 1) / Rows, col_tiles = (n + cols - 1) / cols;
   const bool split_cols = col_tiles >= row_tiles;
   const std::size_t tiles = split_cols ? col_tiles : row_tiles;
-  const std::size_t threads =
-      std::min({static_cast<std::size_t>(omp_get_max_threads()), tiles,
-                m * n * k / gemm_blocking::madds_per_thread});
+  const std::size_t threads = std::min({static_cast<std::size_t>(omp_get_max_threads()), tiles,
+                                        m * n * k / gemm_blocking::madds_per_thread});
   if (threads > 1 && !omp_in_parallel()) {
-#pragma omp parallel num_threads(static_cast<int>(threads))
+#pragma omp parallel num_threads(static_cast <int>(threads))
     {
       const auto team = static_cast<std::size_t>(omp_get_num_threads());
       const auto rank = static_cast<std::size_t>(omp_get_thread_num());
@@ -292,8 +290,8 @@ template <class Arch = xsimd::default_arch>
 void gemm(transpose transa, transpose transb, std::size_t m, std::size_t n, std::size_t k,
           float alpha, const float* a, std::size_t lda, const float* b, std::size_t ldb, float beta,
           float* c, std::size_t ldc) {
-  gemm_tiled<gemm_tile<Arch>::rows, gemm_tile<Arch>::vectors, Arch>(transa, transb, m, n, k, alpha, a,
-                                                                    lda, b, ldb, beta, c, ldc);
+  gemm_tiled<gemm_tile<Arch>::rows, gemm_tile<Arch>::vectors, Arch>(transa, transb, m, n, k, alpha,
+                                                                    a, lda, b, ldb, beta, c, ldc);
 }
 
 }  // namespace fusenet::kernels

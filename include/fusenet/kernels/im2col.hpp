@@ -23,7 +23,8 @@ struct im2col_geometry {
 namespace detail {
 
 /// First and one-past-last output position o in [0, out) whose input o*stride - padding + offset
-/// lies in [0, in): begin = ceil((padding - offset) / stride), end = floor((in-1+padding-offset)/stride)+1.
+/// lies in [0, in): begin = ceil((padding - offset) / stride), end =
+/// floor((in-1+padding-offset)/stride)+1.
 struct window_range {
   std::size_t begin;  ///< first output position reading inside the input
   std::size_t end;    ///< one past the last such position (begin == end: none)
@@ -32,11 +33,14 @@ struct window_range {
 /// The window_range of one kernel tap at offset `offset` (= tap index × dilation).
 constexpr window_range valid_window(std::size_t out, std::size_t in, std::size_t stride,
                                     std::size_t padding, std::size_t offset) {
-  const std::ptrdiff_t lead = static_cast<std::ptrdiff_t>(padding) - static_cast<std::ptrdiff_t>(offset);
+  const std::ptrdiff_t lead =
+      static_cast<std::ptrdiff_t>(padding) - static_cast<std::ptrdiff_t>(offset);
   const auto s = static_cast<std::ptrdiff_t>(stride);
   const std::ptrdiff_t begin = lead > 0 ? (lead + s - 1) / s : 0;
-  const std::ptrdiff_t last = static_cast<std::ptrdiff_t>(in) - 1 + lead;  // largest o*stride allowed
-  const std::ptrdiff_t end = last < 0 ? 0 : std::min(static_cast<std::ptrdiff_t>(out), last / s + 1);
+  const std::ptrdiff_t last =
+      static_cast<std::ptrdiff_t>(in) - 1 + lead;  // largest o*stride allowed
+  const std::ptrdiff_t end =
+      last < 0 ? 0 : std::min(static_cast<std::ptrdiff_t>(out), last / s + 1);
   if (end <= begin) return {0, 0};
   return {static_cast<std::size_t>(begin), static_cast<std::size_t>(end)};
 }
@@ -44,10 +48,10 @@ constexpr window_range valid_window(std::size_t out, std::size_t in, std::size_t
 }  // namespace detail
 
 /// Unfolds one image into col, a (channels·K·K) × (out_h·out_w) row-major matrix:
-/// col[(c·K + ky)·K + kx][oy·out_w + ox] = x[c][oy·stride − padding + ky·dilation][ox·stride − padding + kx·dilation],
-/// 0 where the tap falls on the padding. Rows follow PyTorch's weight layout Cout × Cin × K × K, so
-/// y = w · col is the convolution.
-/// Requires: x is channels × in_h × in_w (one image, one group), col holds channels·K²·out_h·out_w floats.
+/// col[(c·K + ky)·K + kx][oy·out_w + ox] = x[c][oy·stride − padding + ky·dilation][ox·stride −
+/// padding + kx·dilation], 0 where the tap falls on the padding. Rows follow PyTorch's weight
+/// layout Cout × Cin × K × K, so y = w · col is the convolution. Requires: x is channels × in_h ×
+/// in_w (one image, one group), col holds channels·K²·out_h·out_w floats.
 inline void im2col(const im2col_geometry& g, const float* x, float* col) {
   const std::size_t out_plane = g.out_h * g.out_w;
   for (std::size_t c = 0; c < g.channels; ++c) {
@@ -55,7 +59,8 @@ inline void im2col(const im2col_geometry& g, const float* x, float* col) {
     for (std::size_t ky = 0; ky < g.kernel; ++ky) {
       const auto rows = detail::valid_window(g.out_h, g.in_h, g.stride, g.padding, ky * g.dilation);
       for (std::size_t kx = 0; kx < g.kernel; ++kx) {
-        const auto cols = detail::valid_window(g.out_w, g.in_w, g.stride, g.padding, kx * g.dilation);
+        const auto cols =
+            detail::valid_window(g.out_w, g.in_w, g.stride, g.padding, kx * g.dilation);
         float* dst = col + ((c * g.kernel + ky) * g.kernel + kx) * out_plane;
         std::fill(dst, dst + rows.begin * g.out_w, 0.0f);
         for (std::size_t oy = rows.begin; oy < rows.end; ++oy) {
@@ -90,7 +95,8 @@ inline void col2im(const im2col_geometry& g, const float* col, float* x) {
     for (std::size_t ky = 0; ky < g.kernel; ++ky) {
       const auto rows = detail::valid_window(g.out_h, g.in_h, g.stride, g.padding, ky * g.dilation);
       for (std::size_t kx = 0; kx < g.kernel; ++kx) {
-        const auto cols = detail::valid_window(g.out_w, g.in_w, g.stride, g.padding, kx * g.dilation);
+        const auto cols =
+            detail::valid_window(g.out_w, g.in_w, g.stride, g.padding, kx * g.dilation);
         const float* src = col + ((c * g.kernel + ky) * g.kernel + kx) * out_plane;
         for (std::size_t oy = rows.begin; oy < rows.end; ++oy) {
           float* xr = xc + (oy * g.stride + ky * g.dilation - g.padding) * g.in_w;

@@ -2,11 +2,9 @@
 // Training-path fully connected layer (nn.Linear, float) on the blocked GEMM, forward and backward.
 #pragma once
 
-#include <fusenet/kernels/gemm.hpp>
-
-#include <xsimd/xsimd.hpp>
-
 #include <cstddef>
+#include <fusenet/kernels/gemm.hpp>
+#include <xsimd/xsimd.hpp>
 
 namespace fusenet::kernels {
 
@@ -14,8 +12,8 @@ namespace fusenet::kernels {
 /// Requires: x is batch×in, w is out×in (PyTorch layout), b is out or nullptr, y is batch×out.
 /// Ensures: y overwritten.
 template <class Arch = xsimd::default_arch>
-void linear_forward(std::size_t batch, std::size_t in, std::size_t out, const float* x, const float* w,
-                    const float* b, float* y) {
+void linear_forward(std::size_t batch, std::size_t in, std::size_t out, const float* x,
+                    const float* w, const float* b, float* y) {
   gemm<Arch>(transpose::no, transpose::yes, batch, out, in, 1.0f, x, in, w, in, 0.0f, y, out);
   if (b != nullptr) {
     for (std::size_t n = 0; n < batch; ++n) {
@@ -28,8 +26,8 @@ void linear_forward(std::size_t batch, std::size_t in, std::size_t out, const fl
 /// Requires: dy is batch×out. Ensures: dx (batch×in) overwritten unless nullptr; dw (out×in) and db
 /// (out) ACCUMULATED (+=) unless nullptr, like PyTorch's .grad.
 template <class Arch = xsimd::default_arch>
-void linear_backward(std::size_t batch, std::size_t in, std::size_t out, const float* x, const float* w,
-                     const float* dy, float* dx, float* dw, float* db) {
+void linear_backward(std::size_t batch, std::size_t in, std::size_t out, const float* x,
+                     const float* w, const float* dy, float* dx, float* dw, float* db) {
   if (dx != nullptr) {
     gemm<Arch>(transpose::no, transpose::no, batch, in, out, 1.0f, dy, out, w, in, 0.0f, dx, in);
   }

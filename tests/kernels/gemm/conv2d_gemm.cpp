@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
-// im2col + GEMM convolution against the scalar reference convolution, forward and backward, every option.
-#include <fusenet/kernels/conv2d_gemm.hpp>
-#include <fusenet/kernels/scalar/conv2d.hpp>
-
+// im2col + GEMM convolution against the scalar reference convolution, forward and backward, every
+// option.
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <cstddef>
+#include <fusenet/kernels/conv2d_gemm.hpp>
+#include <fusenet/kernels/scalar/conv2d.hpp>
 #include <limits>
 #include <random>
 #include <vector>
@@ -106,7 +106,8 @@ TEST_CASE("conv2d via im2col + gemm matches the scalar convolution, backward") {
                                 db_ref.data());
 
     std::vector<float> dx(x.size(), std::numeric_limits<float>::quiet_NaN()), dw = dw0, db = db0;
-    fk::conv2d_backward(g, x.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data(), workspace);
+    fk::conv2d_backward(g, x.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data(),
+                        workspace);
     CHECK(mismatches(dx, dx_ref, cout_g * g.kernel * g.kernel) == 0);
     CHECK(mismatches(dw, dw_ref, g.batch * out_plane + 1) == 0);
     CHECK(mismatches(db, db_ref, g.batch * out_plane + 1) == 0);

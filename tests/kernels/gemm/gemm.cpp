@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: MIT
-// The blocked xsimd GEMM against its scalar triple-loop twin over odd sizes, transposes, alpha/beta.
-#include <fusenet/kernels/gemm.hpp>
-#include <fusenet/kernels/scalar/gemm.hpp>
-
+// The blocked xsimd GEMM against its scalar triple-loop twin over odd sizes, transposes,
+// alpha/beta.
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <cstddef>
 #include <cstring>
+#include <fusenet/kernels/gemm.hpp>
+#include <fusenet/kernels/scalar/gemm.hpp>
 #include <limits>
 #include <random>
 #include <vector>
@@ -147,7 +147,8 @@ TEST_CASE("gemm with K == 0 or alpha == 0 scales C by beta") {
 TEST_CASE("gemm with the 16-register AVX2 tile matches the scalar twin") {
   using avx2 = xsimd::fma3<xsimd::avx2>;
   static_assert(fk::gemm_tile<avx2>::rows * fk::gemm_tile<avx2>::vectors +
-                    fk::gemm_tile<avx2>::vectors + 1 <= 16);
+                    fk::gemm_tile<avx2>::vectors + 1 <=
+                16);
   sweep([](auto... args) { fk::gemm<avx2>(args...); });
 }
 #endif
@@ -160,22 +161,22 @@ TEST_CASE("gemm gives bit-identical results with 1 and 2 OpenMP threads") {
   };
   // wide (threads split N, last slab ragged) and tall (threads split M)
   for (const auto [m, n, k] : {size3{130, 700, 520}, size3{700, 45, 300}}) {
-  for (auto ta : both) {
-    for (auto tb : both) {
-      const auto a = random_vector(m * k, rng);
-      const auto b = random_vector(k * n, rng);
-      const std::size_t lda = ta == fk::transpose::no ? k : m;
-      const std::size_t ldb = tb == fk::transpose::no ? n : k;
-      std::vector<float> c1(m * n), c2(m * n);
-      const int saved = omp_get_max_threads();
-      omp_set_num_threads(1);
-      fk::gemm(ta, tb, m, n, k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, c1.data(), n);
-      omp_set_num_threads(2);
-      fk::gemm(ta, tb, m, n, k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, c2.data(), n);
-      omp_set_num_threads(saved);
-      CHECK(std::memcmp(c1.data(), c2.data(), c1.size() * sizeof(float)) == 0);
+    for (auto ta : both) {
+      for (auto tb : both) {
+        const auto a = random_vector(m * k, rng);
+        const auto b = random_vector(k * n, rng);
+        const std::size_t lda = ta == fk::transpose::no ? k : m;
+        const std::size_t ldb = tb == fk::transpose::no ? n : k;
+        std::vector<float> c1(m * n), c2(m * n);
+        const int saved = omp_get_max_threads();
+        omp_set_num_threads(1);
+        fk::gemm(ta, tb, m, n, k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, c1.data(), n);
+        omp_set_num_threads(2);
+        fk::gemm(ta, tb, m, n, k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, c2.data(), n);
+        omp_set_num_threads(saved);
+        CHECK(std::memcmp(c1.data(), c2.data(), c1.size() * sizeof(float)) == 0);
+      }
     }
-  }
   }
 }
 #endif

@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: MIT
 // GEMM-based dense layer against the scalar reference dense layer, forward and backward.
-#include <fusenet/kernels/linear_gemm.hpp>
-#include <fusenet/kernels/scalar/linear.hpp>
-
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <cstddef>
+#include <fusenet/kernels/linear_gemm.hpp>
+#include <fusenet/kernels/scalar/linear.hpp>
 #include <limits>
 #include <random>
 #include <vector>
@@ -39,7 +38,7 @@ struct dense_size {
 };
 
 // The reference CNN's two dense layers at batch 64, then odd sizes around the tile edges.
-const dense_size sizes[] = {{64, 3136, 128}, {64, 128, 10}, {1, 1, 1},  {5, 17, 3},
+const dense_size sizes[] = {{64, 3136, 128}, {64, 128, 10}, {1, 1, 1},   {5, 17, 3},
                             {33, 67, 29},    {15, 32, 14},  {7, 300, 45}};
 
 }  // namespace
@@ -55,7 +54,8 @@ TEST_CASE("linear via gemm matches the scalar dense layer, forward and backward"
     const auto b = random_vector(s.out, rng);
     const auto dy = random_vector(s.batch * s.out, rng);
     for (const float* bias : {b.data(), static_cast<const float*>(nullptr)}) {
-      std::vector<float> ref(s.batch * s.out), fast(ref.size(), std::numeric_limits<float>::quiet_NaN());
+      std::vector<float> ref(s.batch * s.out),
+          fast(ref.size(), std::numeric_limits<float>::quiet_NaN());
       fk::scalar::linear_forward(s.batch, s.in, s.out, x.data(), w.data(), bias, ref.data());
       fk::linear_forward(s.batch, s.in, s.out, x.data(), w.data(), bias, fast.data());
       CHECK(mismatches(fast, ref, s.in + 1) == 0);
@@ -73,8 +73,8 @@ TEST_CASE("linear via gemm matches the scalar dense layer, forward and backward"
     CHECK(mismatches(dw, dw_ref, s.batch + 1) == 0);
     CHECK(mismatches(db, db_ref, s.batch + 1) == 0);
     std::vector<float> dw_only = dw0;
-    fk::linear_backward(s.batch, s.in, s.out, x.data(), w.data(), dy.data(), nullptr, dw_only.data(),
-                        nullptr);
+    fk::linear_backward(s.batch, s.in, s.out, x.data(), w.data(), dy.data(), nullptr,
+                        dw_only.data(), nullptr);
     CHECK(mismatches(dw_only, dw_ref, s.batch + 1) == 0);
   }
 }
