@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# The main job: set up, build, train the reference CNN on Fashion-MNIST and print its test accuracy.
+# Extra arguments go to `fashion_mnist train` (default: one epoch), e.g. scripts/main.sh --epochs 10.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+./build/examples/fashion_mnist summary
+./build/examples/fashion_mnist train --epochs 1 "$@"
