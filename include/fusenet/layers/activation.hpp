@@ -23,7 +23,7 @@ struct leaky_relu_with : detail::shape_preserving {
   static_assert(detail::options_valid<fusenet::detail::type_list<Options...>, option_kind::slope>,
                 "fusenet: leaky_relu_with<options...>: the only option is slope<S>");
   static constexpr std::string_view kind = "leaky_relu";
-  static constexpr double negative_slope = detail::option_or<option_kind::slope, 0.01, Options...>();
+  static constexpr double negative_slope = detail::option_value_or<option_kind::slope, Options...>(0.01);
   static std::string name() {
     if constexpr (sizeof...(Options) == 0) return "leaky_relu";
     else return "leaky_relu_with<" + detail::options_text<Options...>().substr(2) + ">";
@@ -57,7 +57,7 @@ struct dropout_with : detail::shape_preserving {
   static_assert(detail::options_valid<fusenet::detail::type_list<Options...>, option_kind::rate>,
                 "fusenet: dropout_with<options...>: the only option is rate<R>");
   static constexpr std::string_view kind = "dropout";
-  static constexpr double drop_rate = detail::option_or<option_kind::rate, 0.5, Options...>();
+  static constexpr double drop_rate = detail::option_value_or<option_kind::rate, Options...>(0.5);
   static std::string name() {
     if constexpr (sizeof...(Options) == 0) return "dropout";
     else return "dropout_with<" + detail::options_text<Options...>().substr(2) + ">";

@@ -20,8 +20,8 @@ struct batch_norm_with : detail::shape_preserving {
   static_assert(detail::options_valid<fusenet::detail::type_list<Options...>, option_kind::eps, option_kind::momentum>,
                 "fusenet: batch_norm_with<options...>: options are eps<E> and momentum<M>, each at most once");
   static constexpr std::string_view kind = "batch_norm";
-  static constexpr double epsilon = detail::option_or<option_kind::eps, 1e-5, Options...>();
-  static constexpr double momentum_value = detail::option_or<option_kind::momentum, 0.1, Options...>();
+  static constexpr double epsilon = detail::option_value_or<option_kind::eps, Options...>(1e-5);
+  static constexpr double momentum_value = detail::option_value_or<option_kind::momentum, Options...>(0.1);
 
   static constexpr std::size_t tensor_count = 5;
   static constexpr std::array<tensor_spec, 5> tensors(dims in) {

@@ -124,6 +124,14 @@ constexpr auto option_or() {
   return v;
 }
 
+/// option_or with the default passed as a function argument: for double defaults, which clang 14 does not
+/// accept as template arguments ("non-type template argument of type 'double' is not yet supported").
+template <class Kind, class... Options, class T>
+constexpr T option_value_or(T fallback) {
+  ((std::is_same_v<kind_of<Options>, Kind> ? (fallback = static_cast<T>(Options::value), 0) : 0), ...);
+  return fallback;
+}
+
 template <class Option, class... Allowed>
 inline constexpr bool kind_allowed = (std::is_same_v<kind_of<Option>, Allowed> || ...);
 
