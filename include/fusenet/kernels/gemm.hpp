@@ -233,10 +233,60 @@ void gemm_blocked(transpose transa, transpose transb, std::size_t m, std::size_t
 
 }  // namespace detail
 
+namespace detail {
+
+/// The other transpose flag: (op(X))ᵀ is X read the other way.
+constexpr transpose flipped(transpose t) {
+  return t == transpose::no ? transpose::yes : transpose::no;
+}
+
+/// True when C is too narrow to fill the tile's columns but tall enough to fill them with its rows;
+/// then Cᵀ = op(B)ᵀ · op(A)ᵀ is computed instead (conv1's dw: 9 columns of C would use 9 of 32
+/// lanes).
+template <std::size_t Rows, std::size_t Vectors, class Arch>
+constexpr bool gemm_output_transposed(std::size_t m, std::size_t n) {
+  constexpr std::size_t cols = Vectors * xsimd::batch<float, Arch>::size;
+  return 2 * n <= cols && m >= cols;
+}
+
+/// C[i0:i1, j0:j1] of the full product: directly, or when `transposed_out` as T = op(B)ᵀ · op(A)ᵀ
+/// in a scratch buffer followed by C = alpha * Tᵀ + beta * C. Both round each element identically
+/// (the same FMA chain over K, then alpha, then fma(beta, c, ·)), so parts may be cut anywhere.
+template <std::size_t Rows, std::size_t Vectors, class Arch>
+void gemm_part(bool transposed_out, transpose transa, transpose transb, std::size_t i0,
+               std::size_t i1, std::size_t j0, std::size_t j1, std::size_t k, float alpha,
+               const float* a, std::size_t lda, const float* b, std::size_t ldb, float beta,
+               float* c, std::size_t ldc) {
+  const float* ai = transa == transpose::no ? a + i0 * lda : a + i0;
+  const float* bj = transb == transpose::no ? b + j0 : b + j0 * ldb;
+  float* cij = c + i0 * ldc + j0;
+  const std::size_t m = i1 - i0, n = j1 - j0;
+  if (!transposed_out) {
+    gemm_blocked<Rows, Vectors, Arch>(transa, transb, m, n, k, alpha, ai, lda, bj, ldb, beta, cij,
+                                      ldc);
+    return;
+  }
+  thread_local std::vector<float> scratch;
+  if (scratch.size() < m * n) scratch.resize(m * n);
+  float* const t = scratch.data();
+  gemm_blocked<Rows, Vectors, Arch>(flipped(transb), flipped(transa), n, m, k, 1.0f, bj, ldb, ai,
+                                    lda, 0.0f, t, m);
+  for (std::size_t i = 0; i < m; ++i) {
+    for (std::size_t j = 0; j < n; ++j) {
+      const float v = alpha * t[j * m + i];
+      float& out = cij[i * ldc + j];
+      out = beta == 0.0f ? v : std::fma(beta, out, v);
+    }
+  }
+}
+
+}  // namespace detail
+
 /// C = alpha * op(A) · op(B) + beta * C with an explicit register tile (Rows × Vectors vectors);
 /// `gemm` picks the tile for Arch, this overload exists for tuning and benchmarking.
 /// With OpenMP, C is cut into one slab of whole tiles per thread (along N, or along M when M has
 /// more tiles), each slab a serial blocked GEMM: one fork/join per call and no barrier inside.
+/// A narrow C (N at most half a tile row) is computed transposed, see gemm_output_transposed.
 /// Requires: row-major A (M×K, or K×M when transposed), B (K×N, or N×K when transposed), C M×N.
 /// Ensures: slabs end on tile boundaries and edge tiles round like full ones, so every element is
 /// computed the same way for any thread count (bit-identical results); C is not read when beta ==
@@ -250,36 +300,39 @@ void gemm_tiled(transpose transa, transpose transb, std::size_t m, std::size_t n
     detail::gemm_scale(m, n, beta, c, ldc);
     return;
   }
+  const bool transposed_out = detail::gemm_output_transposed<Rows, Vectors, Arch>(m, n);
 #ifdef _OPENMP
+  // Slabs of whole tiles of the GEMM actually run (rows of C are T's columns when transposed).
   constexpr std::size_t cols = Vectors * xsimd::batch<float, Arch>::size;
-  const std::size_t row_tiles = (m + Rows - 1) / Rows, col_tiles = (n + cols - 1) / cols;
+  const std::size_t row_unit = transposed_out ? cols : Rows;
+  const std::size_t col_unit = transposed_out ? Rows : cols;
+  const std::size_t row_tiles = (m + row_unit - 1) / row_unit;
+  const std::size_t col_tiles = (n + col_unit - 1) / col_unit;
   const bool split_cols = col_tiles >= row_tiles;
   const std::size_t tiles = split_cols ? col_tiles : row_tiles;
   const std::size_t threads = std::min({static_cast<std::size_t>(omp_get_max_threads()), tiles,
                                         m * n * k / gemm_blocking::madds_per_thread});
   if (threads > 1 && !omp_in_parallel()) {
-#pragma omp parallel num_threads(static_cast <int>(threads))
+#pragma omp parallel num_threads(static_cast<int>(threads))
     {
       const auto team = static_cast<std::size_t>(omp_get_num_threads());
       const auto rank = static_cast<std::size_t>(omp_get_thread_num());
       const std::size_t first = tiles * rank / team, last = tiles * (rank + 1) / team;
       if (split_cols && first < last) {
-        const std::size_t j0 = first * cols, j1 = std::min(n, last * cols);
-        const float* bj = transb == transpose::no ? b + j0 : b + j0 * ldb;
-        detail::gemm_blocked<Rows, Vectors, Arch>(transa, transb, m, j1 - j0, k, alpha, a, lda, bj,
-                                                  ldb, beta, c + j0, ldc);
+        detail::gemm_part<Rows, Vectors, Arch>(transposed_out, transa, transb, 0, m,
+                                               first * col_unit, std::min(n, last * col_unit), k,
+                                               alpha, a, lda, b, ldb, beta, c, ldc);
       } else if (first < last) {
-        const std::size_t i0 = first * Rows, i1 = std::min(m, last * Rows);
-        const float* ai = transa == transpose::no ? a + i0 * lda : a + i0;
-        detail::gemm_blocked<Rows, Vectors, Arch>(transa, transb, i1 - i0, n, k, alpha, ai, lda, b,
-                                                  ldb, beta, c + i0 * ldc, ldc);
+        detail::gemm_part<Rows, Vectors, Arch>(transposed_out, transa, transb, first * row_unit,
+                                               std::min(m, last * row_unit), 0, n, k, alpha, a, lda,
+                                               b, ldb, beta, c, ldc);
       }
     }
     return;
   }
 #endif
-  detail::gemm_blocked<Rows, Vectors, Arch>(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c,
-                                            ldc);
+  detail::gemm_part<Rows, Vectors, Arch>(transposed_out, transa, transb, 0, m, 0, n, k, alpha, a,
+                                         lda, b, ldb, beta, c, ldc);
 }
 
 /// C = alpha * op(A) · op(B) + beta * C on row-major float matrices (BLAS sgemm semantics):

@@ -126,9 +126,12 @@ TEST_CASE("gemm crosses every cache block boundary (K > kc, N > nc, M > mc)") {
     for (auto tb : both) {
       const gemm_case g{ta, tb, 200, 530, 300, 1.0f, 1.0f, 1};
       CHECK(mismatches(g, rng, [](auto... args) { fk::gemm(args...); }) == 0);
-      // tall and narrow: with OpenMP the threads split M instead of N
+      // tall: with OpenMP the threads split M instead of N
       const gemm_case tall{ta, tb, 600, 20, 100, 0.5f, -1.0f, 3};
       CHECK(mismatches(tall, rng, [](auto... args) { fk::gemm(args...); }) == 0);
+      // narrow: C is computed transposed (and split over threads along M)
+      const gemm_case narrow{ta, tb, 900, 9, 200, 1.0f, 0.5f, 2};
+      CHECK(mismatches(narrow, rng, [](auto... args) { fk::gemm(args...); }) == 0);
     }
   }
 }
@@ -159,8 +162,8 @@ TEST_CASE("gemm gives bit-identical results with 1 and 2 OpenMP threads") {
   struct size3 {
     std::size_t m, n, k;
   };
-  // wide (threads split N, last slab ragged) and tall (threads split M)
-  for (const auto [m, n, k] : {size3{130, 700, 520}, size3{700, 45, 300}}) {
+  // wide (threads split N, last slab ragged), tall (threads split M), narrow (C transposed)
+  for (const auto [m, n, k] : {size3{130, 700, 520}, size3{700, 45, 300}, size3{900, 9, 400}}) {
     for (auto ta : both) {
       for (auto tb : both) {
         const auto a = random_vector(m * k, rng);
