@@ -149,11 +149,13 @@ class node {
         dropped_ = true;
       } else {
         std::copy(x, x + count, y);
-        dropped_ = false;
+        if (ctx.train) dropped_ = false;  // eval_forward must not change what a pending backward uses
       }
     } else if constexpr (is_kind<max_pool_kind, Layer>) {
-      argmax_.resize(n * out.size());
-      kernels::scalar::max_pool2d_forward(pool_geometry(n), x, y, argmax_.data());
+      // eval_forward keeps its argmax apart: a pending backward still needs the train-mode one.
+      auto& argmax = ctx.train ? argmax_ : eval_argmax_;
+      argmax.resize(n * out.size());
+      kernels::scalar::max_pool2d_forward(pool_geometry(n), x, y, argmax.data());
     } else if constexpr (is_kind<avg_pool_kind, Layer>) {
       kernels::scalar::avg_pool2d_forward(pool_geometry(n), x, y);
     } else if constexpr (is_kind<global_avg_pool_kind, Layer>) {
@@ -300,7 +302,8 @@ class node {
   std::int64_t batches_tracked_ = 0;
   const float* input_ = nullptr;
   std::vector<float> mean_, var_;           // batch_norm: batch statistics of the last forward
-  std::vector<std::uint32_t> argmax_;       // max_pool
+  std::vector<std::uint32_t> argmax_;       // max_pool (train forward, read by backward)
+  std::vector<std::uint32_t> eval_argmax_;  // max_pool (eval forward, discarded)
   std::vector<std::uint8_t> mask_;          // dropout
   bool dropped_ = false;
   block_type block_{};
