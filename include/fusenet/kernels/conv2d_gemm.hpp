@@ -108,7 +108,7 @@ void conv2d_forward(const conv2d_geometry& g, const float* x, const float* w, co
     }
   };
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(static_cast <int>(threads)) if (threads > 1)
+#pragma omp parallel for schedule(static) num_threads(static_cast<int>(threads)) if (threads > 1)
 #endif
   for (std::size_t n = 0; n < g.batch; ++n) image(n);
 }
@@ -185,7 +185,7 @@ void conv2d_backward(const conv2d_geometry& g, const float* x, const float* w, c
     }
   };
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(static_cast <int>(threads)) if (threads > 1)
+#pragma omp parallel for schedule(static) num_threads(static_cast<int>(threads)) if (threads > 1)
 #endif
   for (std::size_t c = 0; c < chunks; ++c) chunk(c);
   if (dw != nullptr) {
