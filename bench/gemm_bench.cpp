@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// GEMM benchmark on the reference CNN training shapes (batch 64): blocked xsimd GEMM vs scalar twin.
-// Prints one JSON object per line: name, impl, threads, M, N, K, "ms" (median wall time),
+// GEMM benchmark on the reference CNN training shapes (batch 64): blocked xsimd GEMM vs scalar
+// twin. Prints one JSON object per line: name, impl, threads, M, N, K, "ms" (median wall time),
 // "gflops" (from ms), "cpu_ms" (median process CPU time) and "gflops_per_core" (from cpu_ms: the
 // rate per busy core, which stays meaningful when other jobs share the cores).
 #include <algorithm>

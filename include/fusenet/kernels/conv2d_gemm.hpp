@@ -107,8 +107,9 @@ void conv2d_forward(const conv2d_geometry& g, const float* x, const float* w, co
       }
     }
   };
+  [[maybe_unused]] const int team_size = static_cast<int>(threads);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(static_cast<int>(threads)) if (threads > 1)
+#pragma omp parallel for schedule(static) num_threads(team_size) if (team_size > 1)
 #endif
   for (std::size_t n = 0; n < g.batch; ++n) image(n);
 }
@@ -184,8 +185,9 @@ void conv2d_backward(const conv2d_geometry& g, const float* x, const float* w, c
       }
     }
   };
+  [[maybe_unused]] const int team_size = static_cast<int>(threads);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(static_cast<int>(threads)) if (threads > 1)
+#pragma omp parallel for schedule(static) num_threads(team_size) if (team_size > 1)
 #endif
   for (std::size_t c = 0; c < chunks; ++c) chunk(c);
   if (dw != nullptr) {

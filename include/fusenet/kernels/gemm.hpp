@@ -40,7 +40,7 @@ namespace detail {
 /// a tile that does not fit spills in the inner loop and runs at about half speed, silently.
 template <std::size_t Rows, std::size_t Vectors, class Arch>
 inline constexpr bool gemm_tile_fits_registers =
-    Rows* Vectors + Vectors + 1 <= vector_registers<Arch>;
+    (Rows * Vectors) + Vectors + 1 <= vector_registers<Arch>;
 
 /// Packed-A buffer or packed-B buffer, aligned for Arch's aligned loads.
 template <class Arch>
@@ -313,7 +313,8 @@ void gemm_tiled(transpose transa, transpose transb, std::size_t m, std::size_t n
   const std::size_t threads = std::min({static_cast<std::size_t>(omp_get_max_threads()), tiles,
                                         m * n * k / gemm_blocking::madds_per_thread});
   if (threads > 1 && !omp_in_parallel()) {
-#pragma omp parallel num_threads(static_cast<int>(threads))
+    const int team_size = static_cast<int>(threads);
+#pragma omp parallel num_threads(team_size)
     {
       const auto team = static_cast<std::size_t>(omp_get_num_threads());
       const auto rank = static_cast<std::size_t>(omp_get_thread_num());
