@@ -7,6 +7,7 @@
 #include "fusenet/layers/all.hpp"
 #include "fusenet/io/model_io.hpp"
 #include "fusenet/model.hpp"
+#include "fusenet/plan/describe.hpp"
 #include "fusenet/sequential.hpp"
 #include "fusenet/shape.hpp"
 #include "fusenet/summary.hpp"

@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: MIT
+// The plan of a network per mode: its layers rewritten into stages by longest-match fusion rules,
+// computed by one constexpr loop over a per-layer table.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <type_traits>
+#include <utility>
+
+#include "fusenet/mode.hpp"
+#include "fusenet/plan/rules.hpp"
+#include "fusenet/plan/stage.hpp"
+#include "fusenet/sequential.hpp"
+
+namespace fusenet {
+
+namespace detail {
+template <class List>
+struct facts_table;
+template <class... Layers>
+struct facts_table<type_list<Layers...>> {
+  static constexpr std::array<layer_facts, sizeof...(Layers)> value{facts_of<Layers>()...};
+};
+
+// Longest match at each position: conv2d [batch_norm] [relu] [pool 2×2],
+// [flatten] dense [batch_norm] [relu]; anything else is a stage of its own.
+template <std::size_t N>
+constexpr std::array<stage, N> rewrite(const std::array<layer_facts, N>& l, bool fuse, std::size_t& count) {
+  std::array<stage, N> out{};
+  count = 0;
+  std::size_t i = 0;
+  while (i < N) {
+    stage s{};
+    s.first = i;
+    std::size_t j = i;
+    if (fuse && j + 1 < N && fusable_flatten_dense(l[j], l[j + 1])) {
+      s.flatten = true;
+      ++j;
+    }
+    if (fusable_head(l[j])) {
+      s.kind = l[j].kind == "conv2d" ? stage_kind::conv : stage_kind::dense;
+      ++j;
+      if (!fuse) {
+        // one layer per stage
+      } else if (j < N && fusable_batch_norm(l[j])) s.batch_norm = true, ++j;
+      if (fuse && j < N && fusable_activation(l[j])) s.relu = true, ++j;
+      if (fuse && s.kind == stage_kind::conv && j < N && fusable_pool(l[j])) {
+        s.pool = l[j].kind == "max_pool" ? stage_pool::max : stage_pool::avg;
+        ++j;
+      }
+    } else {
+      s.flatten = false;
+      j = i + 1;
+    }
+    s.count = j - i;
+    out[count++] = s;
+    i = j;
+  }
+  return out;
+}
+
+template <class Net, class Mode>
+struct stage_plan {
+  // Inference fuses; training runs one layer per stage until its fused kernels exist.
+  static constexpr bool fuse = std::is_same_v<Mode, mode::infer>;
+  static constexpr auto computed = [] {
+    std::size_t c = 0;
+    auto s = rewrite<Net::layer_count>(facts_table<typename Net::layer_list>::value, fuse, c);
+    return std::pair{s, c};
+  }();
+};
+}  // namespace detail
+
+/// The stages of Net in Mode, in order (an array sized to the layer count; see stage_count).
+/// Inference groups conv/dense with the BatchNorm (folded), ReLU and 2×2 pool after them; training has one
+/// layer per stage for now.
+template <class Net, class Mode>
+inline constexpr auto stages = detail::stage_plan<Net, Mode>::computed.first;
+
+/// The number of stages of Net in Mode.
+template <class Net, class Mode>
+inline constexpr std::size_t stage_count = detail::stage_plan<Net, Mode>::computed.second;
+
+/// Stage S of Net in Mode.
+template <class Net, class Mode, std::size_t S>
+  requires(S < stage_count<Net, Mode>)
+inline constexpr stage stage_at = stages<Net, Mode>[S];
+
+}  // namespace fusenet
