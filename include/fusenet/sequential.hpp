@@ -3,6 +3,7 @@
 // and the shape propagation that checks every layer at compile time.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <type_traits>
 
@@ -36,6 +37,14 @@ template <class... Layers>
 struct sequential {
   static_assert(sizeof...(Layers) > 0,
                 "fusenet: sequential<>: an empty network; write sequential<input<C, H, W>, layers...>");
+  // Placeholders, so that output_shape<sequential<>> and the counts give no errors after the one above.
+  using layer_list = detail::type_list<>;
+  using chain_type = detail::chain<>;
+  static constexpr std::size_t layer_count = 0;
+  static constexpr dims input_shape{};
+  static constexpr std::array<detail::step_facts, 0> steps{};
+  static constexpr bool checked = false;
+  static constexpr dims output_dims{};
 };
 
 template <class Input, class... Layers>
