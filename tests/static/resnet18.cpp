@@ -3,7 +3,8 @@
 // and 1,814,073,344 MACs per 224×224 sample (tests/static/verify_counts.py, line "resnet18: ..."; the script
 // builds the same modules as torchvision.models.resnet18 in plain torch.nn).
 
-#include <fusenet/fusenet.hpp>
+#include <fusenet/introspection.hpp>
+#include <fusenet/layers/all.hpp>
 
 namespace fn = fusenet;
 using namespace fusenet::layers;

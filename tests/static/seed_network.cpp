@@ -6,7 +6,8 @@
 #include <cstddef>
 #include <type_traits>
 
-#include <fusenet/fusenet.hpp>
+#include <fusenet/introspection.hpp>
+#include <fusenet/layers/all.hpp>
 
 namespace fn = fusenet;
 using namespace fusenet::layers;

@@ -4,7 +4,8 @@
 
 #include <type_traits>
 
-#include <fusenet/fusenet.hpp>
+#include <fusenet/introspection.hpp>
+#include <fusenet/layers/all.hpp>
 
 namespace fn = fusenet;
 using namespace fusenet::layers;

@@ -3,7 +3,8 @@
 // (flat input, declared features) as predicates. Numbers: tests/static/verify_counts.py ("flatten_dense",
 // "dense_nobias").
 
-#include <fusenet/fusenet.hpp>
+#include <fusenet/introspection.hpp>
+#include <fusenet/layers/all.hpp>
 
 namespace fn = fusenet;
 using namespace fusenet::layers;

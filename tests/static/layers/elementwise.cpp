@@ -2,7 +2,8 @@
 // Static facts of the shape-preserving layers (activations, dropout, batch_norm): they keep any valid shape,
 // take PyTorch's default options, and batch_norm counts weight + bias per channel as BatchNorm1d/2d.
 
-#include <fusenet/fusenet.hpp>
+#include <fusenet/introspection.hpp>
+#include <fusenet/layers/all.hpp>
 
 namespace fn = fusenet;
 using namespace fusenet::layers;

@@ -3,7 +3,8 @@
 // the Residual module of tests/static/verify_counts.py ("residual_identity", "residual_projection"), and
 // block_matches_shortcut as a predicate.
 
-#include <fusenet/fusenet.hpp>
+#include <fusenet/introspection.hpp>
+#include <fusenet/layers/all.hpp>
 
 namespace fn = fusenet;
 using namespace fusenet::layers;
