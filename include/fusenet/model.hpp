@@ -3,4 +3,5 @@
 #pragma once
 
 #include "fusenet/model/mode.hpp"
+#include "fusenet/model/infer_model.hpp"
 #include "fusenet/model/train_model.hpp"

@@ -51,4 +51,19 @@ constexpr bool fusable_flatten_dense(const layer_facts& flat, const layer_facts&
   return flat.kind == "flatten" && (next.kind == "dense" || next.kind == "linear");
 }
 
+/// The facts about a convolution that decide whether the direct bordered-NHWC kernel can run it.
+struct conv_facts {
+  std::size_t in_channels = 0, out_channels = 0, kernel = 0, stride = 1, dilation = 1, groups = 1;
+  std::size_t pad = 0, height = 0, width = 0;
+};
+
+/// A convolution runs on the direct kernel (kernels/conv_blocked.hpp) when it is ungrouped, stride 1,
+/// undilated, has an odd kernel that fits the padded input, and its output channels fill whole SIMD vectors
+/// of vector_width floats (the kernel keeps output channels in the vector lanes).
+constexpr bool fusable_direct_conv(const conv_facts& c, std::size_t vector_width) {
+  return c.groups == 1 && c.stride == 1 && c.dilation == 1 && c.kernel % 2 == 1 && vector_width > 0 &&
+         c.out_channels > 0 && c.out_channels % vector_width == 0 && c.kernel <= c.height + 2 * c.pad &&
+         c.kernel <= c.width + 2 * c.pad;
+}
+
 }  // namespace fusenet

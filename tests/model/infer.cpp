@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: MIT
+// model<Net, mode::infer> against the trainer's unfused eval_forward (the oracle) after a few training steps:
+// the reference CNN, the every-layer-kind net, a ResNet basic-block net and a net that crosses every layout
+// boundary; loading from a file; and one fused direct conv stage against the scalar loops run layer by layer.
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <fusenet/fusenet.hpp>
+#include <fusenet/kernels/scalar/activations.hpp>
+#include <fusenet/kernels/scalar/batch_norm.hpp>
+#include <fusenet/kernels/scalar/conv2d.hpp>
+#include <fusenet/kernels/scalar/pool.hpp>
+#include <fusenet/train/losses.hpp>
+#include <fusenet/train/optimizers.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "reference/model/nets.hpp"
+
+namespace fn = fusenet;
+using namespace fusenet::layers;
+
+namespace {
+
+/// A ResNet basic-block net: stem conv, an identity block, a stride-2 block with a projection shortcut.
+using resnet_net =
+    fn::sequential<input<16, 16, 16>, conv2d<32, 3, padding<1>, bias<false>>, batch_norm, relu,
+                   residual<conv2d<32, 3, padding<1>, bias<false>>, batch_norm, relu,
+                            conv2d<32, 3, padding<1>, bias<false>>, batch_norm>,
+                   relu,
+                   residual<conv2d<64, 3, stride<2>, padding<1>, bias<false>>, batch_norm, relu,
+                            conv2d<64, 3, padding<1>, bias<false>>, batch_norm,
+                            shortcut<conv2d<64, 1, stride<2>, bias<false>>, batch_norm>>,
+                   relu, global_avg_pool, flatten, dense<10>>;
+
+/// Every layout hand-over: GEMM conv → direct conv (NHWC with border 1), direct → direct with a 5×5 border 2
+/// and an average pool, direct → reference layer (NCHW), reference → direct (NHWC), direct → dense, and a
+/// GEMM conv with a fused max pool.
+using layouts_net =
+    fn::sequential<input<3, 17, 17>, conv2d<16, 3, stride<2>, padding<1>>, batch_norm, relu,  // gemm 16×9×9
+                   conv2d<16, 3, padding<1>>, relu, avg_pool<2>,                              // direct 16×4×4
+                   conv2d<32, 5, padding<2>>, batch_norm,                                     // direct 32×4×4
+                   leaky_relu,                                                                // reference
+                   conv2d<16, 3, padding<1>>, batch_norm, relu,                               // direct
+                   conv2d<6, 3, padding<1>>, relu, max_pool<2>,                               // gemm 6×2×2
+                   flatten, dense<10>>;
+
+template <class Tensor>
+Tensor random_tensor(std::vector<std::size_t> shape, std::uint32_t seed) {
+  Tensor t = Tensor::from_shape(shape);
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (auto& v : t) v = normal(rng);
+  return t;
+}
+
+template <class Net>
+std::vector<std::size_t> batch_shape(std::size_t n) {
+  std::vector<std::size_t> s{n};
+  for (std::size_t i = 0; i < Net::input_shape.rank; ++i) s.push_back(Net::input_shape.d[i]);
+  return s;
+}
+
+/// A few Adam steps in train mode, so that weights, biases and BN running statistics are all non-trivial.
+template <class Net>
+void train_a_little(fn::model<Net, fn::mode::train>& m, std::uint32_t seed) {
+  using input_tensor = typename fn::model<Net, fn::mode::train>::input_tensor;
+  fn::adam opt{m, {.lr = 1e-2f}};
+  std::mt19937 rng(seed);
+  for (std::uint32_t step = 0; step < 4; ++step) {
+    const auto x = random_tensor<input_tensor>(batch_shape<Net>(16), seed + 100 + step);
+    xt::xtensor<std::int64_t, 1> labels = xt::xtensor<std::int64_t, 1>::from_shape({16});
+    for (auto& l : labels) l = static_cast<std::int64_t>(rng() % Net::output_dims.size());
+    auto logits = m.forward(x);
+    auto [loss, dlogits] = fn::cross_entropy(logits, labels);
+    m.zero_grad();
+    m.backward(dlogits);
+    opt.step();
+  }
+}
+
+// Tolerance: |infer − eval| ≤ 1e-5·|eval| + 2e-5·max|eval| over the batch. Folding BN changes the rounding of
+// every product and the kernels sum in a different order than the trainer's GEMM, so a logit near zero
+// (cancellation) can only be held to an error relative to the batch's scale.
+constexpr float relative_tolerance = 1e-5f, absolute_floor = 2e-5f;
+
+template <class A, class B>
+void check_close(const A& got, const B& want) {
+  REQUIRE(got.shape() == want.shape());
+  float scale = 0.0f;
+  for (float v : want) scale = std::max(scale, std::fabs(v));
+  float worst = 0.0f;
+  std::size_t bad = 0;
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    const float err = std::fabs(got.data()[i] - want.data()[i]);
+    worst = std::max(worst, err / (std::fabs(want.data()[i]) + 1e-30f));
+    if (err > relative_tolerance * std::fabs(want.data()[i]) + absolute_floor * scale) ++bad;
+  }
+  INFO("worst relative error " << worst << ", scale " << scale);
+  CHECK(bad == 0);
+}
+
+template <class Net>
+void check_parity(std::uint32_t seed) {
+  using train_model = fn::model<Net, fn::mode::train>;
+  train_model m{seed};
+  train_a_little(m, seed);
+  fn::model<Net, fn::mode::infer> deployed{m};
+  for (std::size_t n : {std::size_t{1}, std::size_t{3}, std::size_t{64}}) {
+    CAPTURE(n);
+    const auto x = random_tensor<typename train_model::input_tensor>(batch_shape<Net>(n), seed + static_cast<std::uint32_t>(n));
+    const auto want = m.eval_forward(x);
+    check_close(deployed.forward(x), want);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("infer: reference net equals the trainer's eval_forward") {
+  using model = fn::model<fn::test::reference_net, fn::mode::infer>;
+  static_assert(model::executor(0) == fn::infer_executor::direct_conv);
+  static_assert(model::executor(1) == fn::infer_executor::direct_conv);
+  check_parity<fn::test::reference_net>(11);
+}
+
+TEST_CASE("infer: mixed net (every layer kind) equals the trainer's eval_forward") {
+  check_parity<fn::test::mixed_net>(12);
+}
+
+TEST_CASE("infer: ResNet basic blocks equal the trainer's eval_forward") {
+  using model = fn::model<resnet_net, fn::mode::infer>;
+  static_assert(model::executor(0) == fn::infer_executor::direct_conv);
+  static_assert(model::executor(1) == fn::infer_executor::reference);
+  check_parity<resnet_net>(13);
+}
+
+TEST_CASE("infer: every layout hand-over equals the trainer's eval_forward") {
+  using model = fn::model<layouts_net, fn::mode::infer>;
+  static_assert(model::executor(0) == fn::infer_executor::gemm_conv);
+  static_assert(model::executor(1) == fn::infer_executor::direct_conv);
+  static_assert(model::executor(2) == fn::infer_executor::direct_conv);
+  static_assert(model::executor(3) == fn::infer_executor::reference);
+  static_assert(model::executor(4) == fn::infer_executor::direct_conv);
+  static_assert(model::executor(5) == fn::infer_executor::gemm_conv);
+  static_assert(model::executor(6) == fn::infer_executor::gemm_dense);
+  check_parity<layouts_net>(14);
+}
+
+TEST_CASE("infer: from_file and the path constructor equal freezing the trainer") {
+  using net = fn::test::reference_net;
+  fn::model<net, fn::mode::train> m{21};
+  train_a_little(m, 21);
+  const std::string path =
+      (std::filesystem::temp_directory_path() / ("fusenet_infer_" + std::to_string(std::random_device{}()) +
+                                                 ".safetensors"))
+          .string();
+  fn::save(m, path);
+  fn::model<net, fn::mode::infer> from_trainer{m};
+  auto from_file = fn::model<net, fn::mode::infer>::from_file(path);
+  fn::model<net, fn::mode::infer> from_path{path};
+  std::filesystem::remove(path);
+  const auto x = random_tensor<fn::model<net, fn::mode::infer>::input_tensor>(batch_shape<net>(5), 22);
+  const auto want = from_trainer.forward(x);
+  CHECK(from_file.forward(x) == want);  // same tensors, same code: bit-identical
+  CHECK(from_path.forward(x) == want);
+}
+
+TEST_CASE("infer: a fused direct conv stage equals conv → BN → ReLU → max pool run by the scalar loops") {
+  using net = fn::sequential<input<3, 10, 10>, conv2d<32, 3, padding<1>>, batch_norm, relu, max_pool<2>>;
+  using model = fn::model<net, fn::mode::infer>;
+  static_assert(fn::stage_count<net, fn::mode::infer> == 1);
+  static_assert(model::executor(0) == fn::infer_executor::direct_conv);
+  fn::model<net, fn::mode::train> m{31};
+  {  // running statistics and affine parameters away from their initial 0 / 1
+    std::mt19937 rng(33);
+    std::uniform_real_distribution<float> u(0.5f, 1.5f);
+    for (const auto& r : m.tensors())
+      if (r.name.rfind("1.", 0) == 0 && r.value != nullptr)
+        for (std::size_t i = 0; i < r.spec.size(); ++i) r.value[i] = r.name == "1.running_mean" ? u(rng) - 1.0f : u(rng);
+  }
+  model deployed{m};
+  constexpr std::size_t n = 3;
+  const auto x = random_tensor<model::input_tensor>(batch_shape<net>(n), 32);
+
+  std::map<std::string, const float*> t;
+  for (const auto& r : m.tensors()) t[r.name] = r.value;
+  namespace sk = fn::kernels::scalar;
+  std::vector<float> conv(n * 32 * 10 * 10), bn(conv.size()), act(conv.size()), pooled(n * 32 * 5 * 5);
+  std::vector<std::uint32_t> argmax(pooled.size());
+  sk::conv2d_forward<float>({n, 3, 10, 10, 32, 3, 1, 1, 1, 1}, x.data(), t.at("0.weight"), t.at("0.bias"),
+                            conv.data());
+  sk::batch_norm_eval_forward<float>({n, 32, 100}, conv.data(), t.at("1.weight"), t.at("1.bias"),
+                                     t.at("1.running_mean"), t.at("1.running_var"), 1e-5f, bn.data());
+  sk::relu_forward(bn.size(), bn.data(), act.data());
+  sk::max_pool2d_forward<float>({n, 32, 10, 10, 2, 2, 0}, act.data(), pooled.data(), argmax.data());
+
+  xt::xtensor<float, 4> want = xt::xtensor<float, 4>::from_shape({n, 32, 5, 5});
+  std::copy(pooled.begin(), pooled.end(), want.begin());
+  check_close(deployed.forward(x), want);
+}
