@@ -35,6 +35,8 @@
 #define FUSENET_CONV_BLOCKED_POP_DIAGNOSTIC
 #endif
 
+#include "fusenet/kernels/registers.hpp"
+
 namespace fusenet::kernels {
 
 /// Epilogue tag: the convolution output (plus bias) is stored as it is.
@@ -46,15 +48,6 @@ struct pool_max {};
 /// Pool tag: 2×2 average pool with stride 2, divisor 4 (only used when PoolWindow is 2).
 struct pool_avg {};
 
-/// Number of vector registers the compiler may use for batches of Arch in this translation unit.
-/// AVX-512 has 32; AVX2/SSE code also gets 32 when AVX-512VL is enabled (EVEX encoding), otherwise 16.
-template <class Arch>
-inline constexpr std::size_t vector_registers =
-#if defined(__AVX512VL__)
-    32;
-#else
-    std::is_base_of_v<xsimd::avx512f, Arch> ? 32 : 16;
-#endif
 
 /// A register tile: Vectors blocks of V output channels times Cols conv-output pixels of one row; InputReuse
 /// selects the tiny-Cin loop that keeps a kernel row's weights in registers (K·Vectors more registers).

@@ -14,13 +14,9 @@
 #include <omp.h>
 #endif
 
-namespace fusenet::kernels {
+#include "fusenet/kernels/registers.hpp"
 
-/// Number of vector registers a GEMM register tile may occupy under Arch.
-/// AVX-512 has 32 zmm registers; every other x86 level is counted as 16 (plain AVX2 / SSE
-/// encodings), which is also safe for AVX2 instantiated under -march=native.
-template <class Arch>
-inline constexpr std::size_t vector_registers = std::is_base_of_v<xsimd::avx512f, Arch> ? 32 : 16;
+namespace fusenet::kernels {
 
 /// Register tile of the GEMM micro-kernel: `rows` rows of C (one broadcast of A each) by
 /// `vectors` SIMD vectors of C columns (loaded from packed B), all held in registers.

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: MIT
+// Whole-network benchmarks, one JSON object per line, so runs compare side by side as ratios:
+//   fusenet_bench [--filter REGEX] [--threads T] [--reps N]
+// Names: train/reference (one Adam step: forward + loss + backward + update), infer/reference (fused
+// inference model), infer/reference/unfused (the trainer's eval_forward, layer by layer).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fusenet/fusenet.hpp>
+#include <fusenet/train/losses.hpp>
+#include <fusenet/train/optimizers.hpp>
+#include <functional>
+#include <iostream>
+#include <regex>
+#include <string>
+#include <vector>
+#include <xtensor/xrandom.hpp>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace fn = fusenet;
+using namespace fusenet::layers;
+
+namespace {
+
+using reference_net = fn::sequential<input<1, 28, 28>,                                      //
+                                     conv2d<32, 3, padding<1>>, batch_norm, relu, max_pool<2>,  //
+                                     conv2d<64, 3, padding<1>>, batch_norm, relu, max_pool<2>,  //
+                                     flatten, dense<128>, batch_norm, relu, dense<10>>;
+
+struct options {
+  std::regex filter{".*"};
+  std::vector<int> threads{1, 2};
+  int reps = 20;
+};
+
+// Median, min and max of `reps` timed calls after one warm-up call.
+void report(const std::string& name, std::size_t batch, int threads, double flops_per_call, int reps,
+            const std::function<void()>& call) {
+  call();
+  std::vector<double> ms;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    call();
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  const double median = ms[ms.size() / 2];
+  std::printf(
+      "{\"name\": \"%s\", \"batch\": %zu, \"threads\": %d, \"ms\": %.4f, \"ms_min\": %.4f, \"ms_max\": %.4f, "
+      "\"gflops\": %.2f}\n",
+      name.c_str(), batch, threads, median, ms.front(), ms.back(), flops_per_call / median / 1e6);
+  std::fflush(stdout);
+}
+
+void set_threads(int t) {
+#ifdef _OPENMP
+  omp_set_num_threads(t);
+#else
+  (void)t;
+#endif
+}
+
+void bench_reference(const options& o) {
+  constexpr double forward_flops = 2.0 * static_cast<double>(fn::mac_count<reference_net>);
+  for (int t : o.threads) {
+    set_threads(t);
+    for (std::size_t batch : {64, 256}) {
+      const std::string name = "train/reference";
+      if (!std::regex_search(name, o.filter)) continue;
+      fn::model<reference_net, fn::mode::train> m{1};
+      fn::adam opt{m, {.lr = 1e-3f}};
+      xt::xtensor<float, 4> x = xt::random::rand<float>({batch, std::size_t{1}, std::size_t{28}, std::size_t{28}});
+      xt::xtensor<std::int64_t, 1> labels = xt::random::randint<std::int64_t>({batch}, 0, 10);
+      // A train step is about three forward passes of work (forward, input and weight gradients).
+      report(name, batch, t, 3.0 * forward_flops * static_cast<double>(batch), o.reps, [&] {
+        auto logits = m.forward(x);
+        auto [loss, d] = fn::cross_entropy(logits, labels);
+        m.zero_grad();
+        m.backward(d);
+        opt.step();
+      });
+    }
+    for (std::size_t batch : {1, 64, 256}) {
+      const std::string name = "infer/reference/unfused";
+      if (!std::regex_search(name, o.filter)) continue;
+      fn::model<reference_net, fn::mode::train> m{1};
+      xt::xtensor<float, 4> x = xt::random::rand<float>({batch, std::size_t{1}, std::size_t{28}, std::size_t{28}});
+      report(name, batch, t, forward_flops * static_cast<double>(batch), o.reps, [&] { (void)m.eval_forward(x); });
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (i + 1 >= argc) {
+      std::cerr << "fusenet_bench: " << a << " needs a value\nusage: fusenet_bench [--filter REGEX] [--threads T] [--reps N]\n";
+      return 2;
+    }
+    const std::string v = argv[++i];
+    try {
+      if (a == "--filter") o.filter = std::regex(v);
+      else if (a == "--threads") o.threads = {std::max(1, std::stoi(v))};
+      else if (a == "--reps") o.reps = std::max(1, std::stoi(v));
+      else throw std::invalid_argument("unknown option " + a);
+    } catch (const std::exception& e) {
+      std::cerr << "fusenet_bench: bad argument '" << a << " " << v << "': " << e.what()
+                << "\nusage: fusenet_bench [--filter REGEX] [--threads T] [--reps N]\n";
+      return 2;
+    }
+  }
+  bench_reference(o);
+  return 0;
+}
