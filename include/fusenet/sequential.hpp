@@ -23,6 +23,15 @@ concept layer_kind = requires(dims d) {
 };
 
 namespace detail {
+/// Whether every value is true. A loop over an array, not a fold expression: clang 14 rejects folds over more
+/// than 256 elements ("exceeded expression nesting limit of 256"), so a 512-layer network would not compile.
+template <std::size_t N>
+constexpr bool all_of(const bool (&values)[N]) {
+  for (bool v : values)
+    if (!v) return false;
+  return true;
+}
+
 template <class Input>
 constexpr dims input_dims() {
   if constexpr (is_input<Input>::value) return Input::value;
@@ -52,7 +61,8 @@ struct sequential<Input, Layers...> {
   static_assert(is_input<Input>::value,
                 "fusenet: sequential<...>: a network starts with input<C, H, W> or input<F>");
   static_assert(sizeof...(Layers) > 0, "fusenet: sequential<input<...>>: the network has no layers after input");
-  static_assert((layer_kind<Layers> && ...), "fusenet: sequential<...>: every entry after input must be a layer");
+  static_assert(detail::all_of({true, layer_kind<Layers>...}),
+                "fusenet: sequential<...>: every entry after input must be a layer");
 
   using input_type = Input;
   using layer_list = detail::type_list<Layers...>;
