@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: MIT
+// The inference plan: stage lists of the reference CNN, the every-layer-kind net and a ResNet basic-block net,
+// the describe() text with and without executors, and the direct-conv eligibility predicate both ways.
+
+#include <doctest/doctest.h>
+
+#include <fusenet/fusenet.hpp>
+#include <string>
+
+#include "reference/model/nets.hpp"
+
+namespace fn = fusenet;
+using namespace fusenet::layers;
+using fn::stage_kind;
+using fn::stage_pool;
+
+namespace {
+
+/// Field by field comparison, so that a static_assert names the differing stage.
+constexpr bool same(const fn::stage& s, std::size_t first, std::size_t count, stage_kind kind, bool flatten, bool bn,
+                    bool relu, stage_pool pool) {
+  return s.first == first && s.count == count && s.kind == kind && s.flatten == flatten && s.batch_norm == bn &&
+         s.relu == relu && s.pool == pool;
+}
+
+using reference = fn::test::reference_net;
+template <std::size_t S>
+constexpr fn::stage ref_stage = fn::stages<reference, fn::mode::infer>[S];
+static_assert(fn::stage_count<reference, fn::mode::infer> == 4);
+static_assert(same(ref_stage<0>, 0, 4, stage_kind::conv, false, true, true, stage_pool::max));
+static_assert(same(ref_stage<1>, 4, 4, stage_kind::conv, false, true, true, stage_pool::max));
+static_assert(same(ref_stage<2>, 8, 4, stage_kind::dense, true, true, true, stage_pool::none));
+static_assert(same(ref_stage<3>, 12, 1, stage_kind::dense, false, false, false, stage_pool::none));
+static_assert(ref_stage<2>.main() == 9 && ref_stage<0>.fused() && !ref_stage<3>.fused());
+// training runs one layer per stage
+static_assert(fn::stage_count<reference, fn::mode::train> == reference::layer_count);
+
+using mixed = fn::test::mixed_net;
+template <std::size_t S>
+constexpr fn::stage mixed_stage = fn::stages<mixed, fn::mode::infer>[S];
+static_assert(fn::stage_count<mixed, fn::mode::infer> == 15);
+// conv2d<8, 3, stride<2>> + batch_norm; leaky_relu does not fuse
+static_assert(same(mixed_stage<0>, 0, 2, stage_kind::conv, false, true, false, stage_pool::none));
+static_assert(same(mixed_stage<1>, 2, 1, stage_kind::single, false, false, false, stage_pool::none));
+static_assert(same(mixed_stage<2>, 3, 1, stage_kind::single, false, false, false, stage_pool::none));  // residual
+// max_pool<3, stride<1>, padding<1>> and avg_pool<2> after relu: not after a conv, so their own stages
+static_assert(same(mixed_stage<6>, 7, 1, stage_kind::single, false, false, false, stage_pool::none));
+static_assert(same(mixed_stage<7>, 8, 1, stage_kind::single, false, false, false, stage_pool::none));
+static_assert(same(mixed_stage<8>, 9, 1, stage_kind::conv, false, false, false, stage_pool::none));  // conv2d<6, 1>
+// flatten before dropout does not fold; linear<24, 16> + batch_norm does, sigmoid does not
+static_assert(same(mixed_stage<10>, 11, 1, stage_kind::single, false, false, false, stage_pool::none));
+static_assert(same(mixed_stage<12>, 13, 2, stage_kind::dense, false, true, false, stage_pool::none));
+static_assert(same(mixed_stage<13>, 15, 1, stage_kind::single, false, false, false, stage_pool::none));
+static_assert(same(mixed_stage<14>, 16, 1, stage_kind::dense, false, false, false, stage_pool::none));
+
+using resnet =
+    fn::sequential<input<16, 16, 16>, conv2d<32, 3, padding<1>, bias<false>>, batch_norm, relu,
+                   residual<conv2d<32, 3, padding<1>, bias<false>>, batch_norm, relu,
+                            conv2d<32, 3, padding<1>, bias<false>>, batch_norm>,
+                   relu,
+                   residual<conv2d<64, 3, stride<2>, padding<1>, bias<false>>, batch_norm, relu,
+                            conv2d<64, 3, padding<1>, bias<false>>, batch_norm,
+                            shortcut<conv2d<64, 1, stride<2>, bias<false>>, batch_norm>>,
+                   relu, global_avg_pool, flatten, dense<10>>;
+template <std::size_t S>
+constexpr fn::stage resnet_stage = fn::stages<resnet, fn::mode::infer>[S];
+static_assert(fn::stage_count<resnet, fn::mode::infer> == 7);
+static_assert(same(resnet_stage<0>, 0, 3, stage_kind::conv, false, true, true, stage_pool::none));
+static_assert(same(resnet_stage<1>, 3, 1, stage_kind::single, false, false, false, stage_pool::none));
+static_assert(same(resnet_stage<5>, 7, 1, stage_kind::single, false, false, false, stage_pool::none));  // gap
+static_assert(same(resnet_stage<6>, 8, 2, stage_kind::dense, true, false, false, stage_pool::none));
+
+// The direct kernel's predicate, positive and one negative per reason (V = 16 as with AVX-512, 8 as AVX2).
+constexpr fn::conv_facts plain{.in_channels = 32, .out_channels = 64, .kernel = 3, .pad = 1, .height = 14, .width = 14};
+constexpr fn::conv_facts with(fn::conv_facts c, std::size_t fn::conv_facts::*field, std::size_t value) {
+  c.*field = value;
+  return c;
+}
+static_assert(fn::fusable_direct_conv(plain, 16));
+static_assert(fn::fusable_direct_conv(plain, 8));
+static_assert(fn::fusable_direct_conv(with(plain, &fn::conv_facts::in_channels, 1), 16));  // first layer
+static_assert(fn::fusable_direct_conv(with(plain, &fn::conv_facts::kernel, 5), 16));
+static_assert(!fn::fusable_direct_conv(with(plain, &fn::conv_facts::stride, 2), 16));
+static_assert(!fn::fusable_direct_conv(with(plain, &fn::conv_facts::dilation, 2), 16));
+static_assert(!fn::fusable_direct_conv(with(plain, &fn::conv_facts::groups, 2), 16));
+static_assert(!fn::fusable_direct_conv(with(plain, &fn::conv_facts::kernel, 2), 16));  // even kernel
+static_assert(!fn::fusable_direct_conv(with(plain, &fn::conv_facts::out_channels, 24), 16));
+static_assert(fn::fusable_direct_conv(with(plain, &fn::conv_facts::out_channels, 24), 8));
+static_assert(!fn::fusable_direct_conv(with(plain, &fn::conv_facts::kernel, 17), 16));  // larger than 14 + 2
+// applied to whole stages of the nets above (for this build's vector width)
+constexpr std::size_t v = xsimd::batch<float>::size;
+static_assert(fn::detail::direct_conv_stage<reference, 0>() == (32 % v == 0));
+static_assert(fn::detail::direct_conv_stage<reference, 1>() == (64 % v == 0));
+static_assert(!fn::detail::direct_conv_stage<reference, 2>());  // dense
+static_assert(!fn::detail::direct_conv_stage<reference, 4>());  // past the end
+static_assert(!fn::detail::direct_conv_stage<mixed, 0>());      // stride 2
+static_assert(!fn::detail::direct_conv_stage<mixed, 8>());      // 6 output channels
+static_assert(fn::detail::direct_conv_stage<resnet, 0>() == (32 % v == 0));
+
+}  // namespace
+
+TEST_CASE("plan: describe() of the reference net lists the four stages and what folded into them") {
+  CHECK(fn::describe<reference, fn::mode::infer>() ==
+        "stage 0: conv2d 1\u219232 3\u00d73 p1 + bn(folded) + relu + max_pool 2 [fused]\n"
+        "stage 1: conv2d 32\u219264 3\u00d73 p1 + bn(folded) + relu + max_pool 2 [fused]\n"
+        "stage 2: flatten + dense 3136\u2192128 + bn(folded) + relu [fused]\n"
+        "stage 3: dense 128\u219210\n");
+}
+
+TEST_CASE("plan: the inference model's describe() adds each stage's executor") {
+  if constexpr (fn::detail::direct_conv_stage<reference, 0>() && fn::detail::direct_conv_stage<reference, 1>()) {
+    CHECK(fn::model<reference, fn::mode::infer>::describe() ==
+          "stage 0: conv2d 1\u219232 3\u00d73 p1 + bn(folded) + relu + max_pool 2 [fused, direct xsimd]\n"
+          "stage 1: conv2d 32\u219264 3\u00d73 p1 + bn(folded) + relu + max_pool 2 [fused, direct xsimd]\n"
+          "stage 2: flatten + dense 3136\u2192128 + bn(folded) + relu [fused, gemm]\n"
+          "stage 3: dense 128\u219210 [gemm]\n");
+  }
+  const std::string mixed_text = fn::model<mixed, fn::mode::infer>::describe();
+  CHECK(mixed_text.find("stage 0: conv2d 3\u21928 3\u00d73 s2 + bn(folded) [fused, gemm]\n") == 0);
+  CHECK(mixed_text.find("stage 1: leaky_relu") != std::string::npos);
+  CHECK(mixed_text.find("[reference loop]\nstage 2: ") != std::string::npos);
+  CHECK(mixed_text.find("stage 14: dense 16\u21925 [gemm]\n") != std::string::npos);
+}
