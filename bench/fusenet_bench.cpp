@@ -83,6 +83,15 @@ void bench_reference(const options& o) {
       });
     }
     for (std::size_t batch : {1, 64, 256}) {
+      const std::string name = "infer/reference";
+      if (!std::regex_search(name, o.filter)) continue;
+      fn::model<reference_net, fn::mode::train> trained{1};
+      fn::model<reference_net, fn::mode::infer> m{trained};
+      std::vector<float> x(batch * 28 * 28, 0.5f), y(batch * 10);
+      report(name, batch, t, forward_flops * static_cast<double>(batch), o.reps,
+             [&] { m.forward(x.data(), batch, y.data()); });
+    }
+    for (std::size_t batch : {1, 64, 256}) {
       const std::string name = "infer/reference/unfused";
       if (!std::regex_search(name, o.filter)) continue;
       fn::model<reference_net, fn::mode::train> m{1};

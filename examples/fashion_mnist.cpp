@@ -98,8 +98,9 @@ struct flags {
   }
 };
 
-// Test accuracy with running statistics, in batches so memory stays small.
-double accuracy(trainer& m, const fn::data::dataset& data, std::size_t limit, xt::xtensor<float, 2>* first_logits = nullptr) {
+// Test accuracy of the inference model (BatchNorm folded, stages fused), in batches of 500.
+double accuracy(fn::model<Net, fn::mode::infer>& m, const fn::data::dataset& data, std::size_t limit,
+                xt::xtensor<float, 2>* first_logits = nullptr) {
   const std::size_t n = std::min(limit, data.size());
   const std::size_t batch = 500;
   std::size_t correct = 0;
@@ -110,7 +111,7 @@ double accuracy(trainer& m, const fn::data::dataset& data, std::size_t limit, xt
     idx.clear();
     for (std::size_t i = start; i < std::min(n, start + batch); ++i) idx.push_back(i);
     fn::data::gather(data, idx, x, y);
-    const auto logits = m.eval_forward(x);
+    const auto logits = m.forward(x);
     if (first_logits != nullptr && start == 0) *first_logits = logits;
     for (std::size_t i = 0; i < idx.size(); ++i) {
       std::size_t best = 0;
@@ -194,7 +195,8 @@ int train(const flags& f) {
     }
     if (tty) std::fprintf(stderr, "\n");
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    test_acc = accuracy(m, test_set, test_set.size());
+    fn::model<Net, fn::mode::infer> deployed{m};
+    test_acc = accuracy(deployed, test_set, test_set.size());
     const double train_loss = loss_sum / static_cast<double>(seen);
     const double train_acc = static_cast<double>(correct) / static_cast<double>(seen);
     std::printf("epoch %zu  train loss %.4f  train accuracy %.4f  test accuracy %.4f  %.1f s\n", epoch, train_loss,
@@ -213,8 +215,7 @@ int train(const flags& f) {
 int eval(const flags& f) {
   if (!f.has("--weights")) throw usage_error("eval needs --weights PATH");
   const auto test_set = fn::data::load_fashion_mnist(f.text("--data", fn::data::default_data_dir()), fn::data::split::test);
-  trainer m{0};
-  fn::load(m, f.text("--weights", ""));
+  fn::model<Net, fn::mode::infer> m{f.text("--weights", "")};
   xt::xtensor<float, 2> logits;
   const double acc = accuracy(m, test_set, test_set.size(), &logits);
   std::printf("test accuracy: %.4f\n", acc);
@@ -235,7 +236,7 @@ int main(int argc, char** argv) {
     const std::string cmd = argv[1];
     if (cmd == "summary") {
       if (argc > 2) throw usage_error("summary takes no options");
-      std::cout << fn::summary<Net>();
+      std::cout << fn::summary<Net>() << "\ninference stages:\n" << fn::model<Net, fn::mode::infer>::describe();
       return 0;
     }
     if (cmd == "train")
