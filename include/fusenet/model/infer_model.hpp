@@ -211,6 +211,7 @@ class infer_stage<Net, S, infer_executor::direct_conv> {
   static constexpr std::size_t out_floats = written_floats<Net, S>();
   static constexpr std::size_t work_floats =
       std::max(kernels::nhwc_image_size<cin, h, w, pad>, kernels::nhwc_image_size<cout, ho, wo, 0>);
+  static constexpr std::size_t gemm_floats = 0;
 
   void load(const tensor_lookup& t) {
     const folded_layer f = fold_stage<Net, S>(t);
@@ -254,6 +255,10 @@ class infer_stage<Net, S, infer_executor::gemm_conv> {
   static constexpr infer_executor executor = infer_executor::gemm_conv;
   static constexpr std::size_t out_floats = written_floats<Net, S>();
   static constexpr std::size_t work_floats = F::main_out.size();
+  /// The im2col buffer conv2d_forward needs per thread (none for a pointwise conv, which reads the image).
+  static constexpr std::size_t gemm_floats =
+      L::kernel == 1 && L::step == 1 && L::pad == 0 ? 0
+                                                    : F::main_in.d[0] / L::group_count * L::kernel * L::kernel * plane;
 
   void load(const tensor_lookup& t) {
     folded_layer f = fold_stage<Net, S>(t);
@@ -312,6 +317,7 @@ class infer_stage<Net, S, infer_executor::gemm_dense> {
   static constexpr infer_executor executor = infer_executor::gemm_dense;
   static constexpr std::size_t out_floats = out_features;
   static constexpr std::size_t work_floats = 0;
+  static constexpr std::size_t gemm_floats = 0;  // the GEMM packs into its own thread-local buffers
 
   void load(const tensor_lookup& t) {
     folded_layer f = fold_stage<Net, S>(t);
@@ -346,6 +352,7 @@ class infer_stage<Net, S, infer_executor::reference> {
   static constexpr infer_executor executor = infer_executor::reference;
   static constexpr std::size_t out_floats = written_floats<Net, S>();
   static constexpr std::size_t work_floats = writes_nhwc<Net, S> ? F::out.size() : 0;
+  static constexpr std::size_t gemm_floats = 0;  // convs inside a residual grow the workspace on the first forward
 
   void load(const tensor_lookup& t) {
     node_.visit("", [&](const tensor_ref& r) {
@@ -375,6 +382,7 @@ struct infer_stage_tuple<Net, std::index_sequence<S...>> {
   using type = boost::hana::tuple<infer_stage<Net, S>...>;
   static constexpr std::size_t most_out = std::max({std::size_t{0}, infer_stage<Net, S>::out_floats...});
   static constexpr std::size_t most_work = std::max({std::size_t{1}, infer_stage<Net, S>::work_floats...});
+  static constexpr std::size_t most_gemm = std::max({std::size_t{0}, infer_stage<Net, S>::gemm_floats...});
   static constexpr std::array<infer_executor, sizeof...(S)> executors{infer_stage<Net, S>::executor...};
 };
 
@@ -452,8 +460,16 @@ class model<Net, mode::infer> {
     }
   }
 
-  /// Grows the buffers for batches of up to n samples now, so that the first forward allocates nothing.
+  /// Grows the buffers for batches of up to n samples now (and the GEMM conv workspace for the current thread
+  /// count), so that a forward of up to n samples allocates nothing in this model's stages.
   void reserve(std::size_t n) {
+    std::size_t threads = 1;
+#ifdef _OPENMP
+    threads = static_cast<std::size_t>(std::max(1, omp_get_max_threads()));
+#endif
+    // conv2d_forward uses min(batch, threads) im2col buffers
+    const std::size_t gemm = std::min(n, threads) * stage_tuple::most_gemm;
+    if (gemm_workspace_.size() < gemm) gemm_workspace_.resize(gemm);
     if (n <= capacity_) return;
     ping_.resize(n * stage_tuple::most_out);
     pong_.resize(n * stage_tuple::most_out);
