@@ -445,7 +445,8 @@ class model<Net, mode::infer> {
   }
 
   /// Forward of n samples from x (n × input size, PyTorch layout) into y (n × output size).
-  /// Ensures: no heap allocation when a batch of n or more has been run before.
+  /// Requires: x and y do not overlap. Ensures: no heap allocation when a batch of n or more has been run before
+  /// with the same thread count (tests/model/infer_alloc.cpp).
   void forward(const float* x, std::size_t n, float* y) {
     if (n == 0) return;
     reserve(n);
