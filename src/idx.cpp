@@ -2,6 +2,7 @@
 // IDX reading through zlib's gz* functions, which read gzipped and raw files alike.
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -71,13 +72,14 @@ class idx_reader {
     return out;
   }
 
-  // Reads exactly n payload bytes (growing the buffer as data arrives, so a lying header cannot force a huge
-  // allocation), then checks that nothing follows them.
+  // Reads exactly n payload bytes, then checks that nothing follows them. The buffer grows as data arrives,
+  // doubling from 64 KiB, so a lying header cannot force an allocation beyond twice the bytes really present
+  // (a fixed 4 MiB first step made every short file with a large declared count cost a 4 MiB zero-fill).
   std::vector<unsigned char> payload(std::size_t n, const std::string& what) {
     std::vector<unsigned char> data;
-    constexpr std::size_t step = std::size_t{1} << 22;
+    constexpr std::size_t first_step = std::size_t{1} << 16;
     while (data.size() < n) {
-      const std::size_t old = data.size(), want = std::min(step, n - old);
+      const std::size_t old = data.size(), want = std::min(std::max(first_step, old), n - old);
       data.resize(old + want);
       const auto got = read(data.data() + old, want);
       if (got < want) {

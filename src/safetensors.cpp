@@ -63,15 +63,21 @@ safetensors_file read_safetensors(const std::string& path) {
   if (!in) throw file_error(path + ": cannot open safetensors file: " + std::strerror(errno));
   const auto end_pos = in.tellg();
   if (end_pos < 0) throw file_error(path + ": cannot determine the file size");
-  const auto file_size = static_cast<std::uint64_t>(end_pos);
+  std::vector<char> bytes(static_cast<std::size_t>(end_pos));
+  in.seekg(0);
+  if (!in.read(bytes.data(), static_cast<std::streamsize>(bytes.size())))
+    throw file_error(path + ": read failed (file changed while reading?)");
+  return read_safetensors_bytes(bytes, path);
+}
+
+safetensors_file read_safetensors_bytes(std::span<const char> bytes, const std::string& path) {
+  const std::uint64_t file_size = bytes.size();
   if (file_size < 8)
     throw file_error(path + ": file is " + std::to_string(file_size) +
                      " bytes, too short for the 8-byte header length of a safetensors file (truncated?)");
-  in.seekg(0);
-  unsigned char len_bytes[8];
-  if (!in.read(reinterpret_cast<char*>(len_bytes), 8)) throw file_error(path + ": cannot read the header length");
   std::uint64_t header_len = 0;
-  for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | len_bytes[i];  // little-endian u64
+  for (int i = 7; i >= 0; --i)  // little-endian u64
+    header_len = (header_len << 8) | static_cast<unsigned char>(bytes[static_cast<std::size_t>(i)]);
   if (header_len > file_size - 8)
     throw file_error(path + ": header length " + std::to_string(header_len) + " exceeds the " +
                      std::to_string(file_size - 8) + " bytes that follow it (truncated file, or not safetensors)");
@@ -79,11 +85,8 @@ safetensors_file read_safetensors(const std::string& path) {
     throw file_error(path + ": header length " + std::to_string(header_len) + " is implausible (limit " +
                      std::to_string(max_header_size) + ")");
   const std::uint64_t buffer_size = file_size - 8 - header_len;
-  std::string header(static_cast<std::size_t>(header_len), '\0');
-  std::vector<char> buffer(static_cast<std::size_t>(buffer_size));
-  if (!in.read(header.data(), static_cast<std::streamsize>(header_len)) ||
-      !in.read(buffer.data(), static_cast<std::streamsize>(buffer_size)))
-    throw file_error(path + ": read failed (file changed while reading?)");
+  const auto header = bytes.subspan(8, static_cast<std::size_t>(header_len));
+  const auto buffer = bytes.subspan(static_cast<std::size_t>(8 + header_len));
 
   // nlohmann keeps the last of duplicate keys silently; a duplicated tensor name means a broken writer, so detect it.
   std::string duplicate;

@@ -56,6 +56,10 @@ constexpr std::size_t safetensors_item_size(std::string_view dtype) {
 /// the data buffer and overlap no other tensor. Otherwise throws file_error naming the file, the key and the values.
 safetensors_file read_safetensors(const std::string& path);
 
+/// Parses and validates a whole safetensors file already in memory, exactly as read_safetensors does; `name` stands
+/// for the file in error messages. read_safetensors reads the file and calls this; fuzzers call it directly.
+safetensors_file read_safetensors_bytes(std::span<const char> bytes, const std::string& name);
+
 /// Writes a safetensors file: keys sorted, header padded with spaces to a multiple of 8 bytes as the reference
 /// implementation does. The bytes go to `path + ".tmp"`, are flushed to disk, then renamed over `path`, so an
 /// interrupted save never leaves a truncated file under the final name. Throws file_error (nothing written) if

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Builds the libFuzzer targets with clang++ (ASan + UBSan) in build-fuzz and runs each for SECONDS (default 60),
+# starting from the committed seeds in tests/fuzz/corpus/<name>. Exits non-zero if any fuzzer finds a crash, a
+# sanitizer report, an exception other than fusenet::file_error, a leak, a timeout or an allocation above 2 GB.
+# New inputs go to build-fuzz/fuzz-work/<name>/ (not to the committed corpus); crash inputs to
+# build-fuzz/fuzz-work/crash-<name>-*. Copy a crash into tests/fuzz/corpus/<name>/ to make it a regression test.
+# Usage: bash tests/fuzz/run.sh [SECONDS]      (env BUILD_DIR to use another build directory)
+set -euo pipefail
+seconds="${1:-60}"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+build="${BUILD_DIR:-$root/build-fuzz}"
+cd "$root"
+
+if ! command -v clang++ > /dev/null; then
+  echo "run.sh: clang++ not found (Debian: apt-get install clang libclang-rt-14-dev)" >&2
+  exit 2
+fi
+if [ ! -f "$build/build.ninja" ]; then
+  # The fuzz targets live under tests/, so tests stay on; only the two fuzzers are built below.
+  CXX=clang++ meson setup "$build" -Dfuzz=true -Dtests=true -Dexamples=false -Dbench=false \
+    --buildtype=debugoptimized > "$build.setup.log" 2>&1 || { cat "$build.setup.log" >&2; exit 2; }
+else
+  meson configure "$build" -Dfuzz=true > /dev/null
+fi
+ninja -C "$build" -j2 tests/fuzz/fuzz_safetensors tests/fuzz/fuzz_idx > "$build/fuzz-build.log" 2>&1 ||
+  { grep -E 'error|FAILED' "$build/fuzz-build.log" | head -30 >&2; exit 2; }
+
+# Largest useful input: the valid seeds are about 2.7 kB (safetensors) and 100 bytes (IDX).
+declare -A max_len=([safetensors]=8192 [idx]=2048)
+status=0
+for name in safetensors idx; do
+  work="$build/fuzz-work/$name"
+  mkdir -p "$work"
+  log="$build/fuzz-work/$name.log"
+  echo "== fuzz_$name for ${seconds}s (log: $log)"
+  set +e
+  "$build/tests/fuzz/fuzz_$name" "$work" "tests/fuzz/corpus/$name" \
+    -max_total_time="$seconds" -max_len="${max_len[$name]}" -timeout=10 -rss_limit_mb=2048 \
+    -print_final_stats=1 -artifact_prefix="$build/fuzz-work/crash-$name-" > "$log" 2>&1
+  rc=$?
+  set -e
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+  cov=$(grep -Eo 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)
+  echo "   executions: ${runs:-?}  exec/s: ${rate:-?}  ${cov}"
+  if [ "$rc" -ne 0 ]; then
+    echo "   FAILED (exit $rc):" >&2
+    grep -E 'ERROR|SUMMARY|terminate|what\(\)|Test unit written' "$log" | head -10 >&2
+    status=1
+  fi
+done
+exit "$status"
