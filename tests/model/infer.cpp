@@ -27,16 +27,9 @@ using namespace fusenet::layers;
 
 namespace {
 
-/// A ResNet basic-block net: stem conv, an identity block, a stride-2 block with a projection shortcut.
-using resnet_net =
-    fn::sequential<input<16, 16, 16>, conv2d<32, 3, padding<1>, bias<false>>, batch_norm, relu,
-                   residual<conv2d<32, 3, padding<1>, bias<false>>, batch_norm, relu,
-                            conv2d<32, 3, padding<1>, bias<false>>, batch_norm>,
-                   relu,
-                   residual<conv2d<64, 3, stride<2>, padding<1>, bias<false>>, batch_norm, relu,
-                            conv2d<64, 3, padding<1>, bias<false>>, batch_norm,
-                            shortcut<conv2d<64, 1, stride<2>, bias<false>>, batch_norm>>,
-                   relu, global_avg_pool, flatten, dense<10>>;
+using fusenet::test::random_tensor;
+
+using resnet_net = fusenet::test::resnet_net;
 
 /// Every layout hand-over: GEMM conv → direct conv (NHWC with border 1), direct → direct with a 5×5 border 2
 /// and an average pool, direct → reference layer (NCHW), reference → direct (NHWC), direct → dense, and a
@@ -49,15 +42,6 @@ using layouts_net =
                    conv2d<16, 3, padding<1>>, batch_norm, relu,                               // direct
                    conv2d<6, 3, padding<1>>, relu, max_pool<2>,                               // gemm 6×2×2
                    flatten, dense<10>>;
-
-template <class Tensor>
-Tensor random_tensor(std::vector<std::size_t> shape, std::uint32_t seed) {
-  Tensor t = Tensor::from_shape(shape);
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (auto& v : t) v = normal(rng);
-  return t;
-}
 
 template <class Net>
 std::vector<std::size_t> batch_shape(std::size_t n) {

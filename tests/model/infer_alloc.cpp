@@ -65,15 +65,7 @@ using namespace fusenet::layers;
 
 namespace {
 
-using resnet_net =
-    fn::sequential<input<16, 16, 16>, conv2d<32, 3, padding<1>, bias<false>>, batch_norm, relu,
-                   residual<conv2d<32, 3, padding<1>, bias<false>>, batch_norm, relu,
-                            conv2d<32, 3, padding<1>, bias<false>>, batch_norm>,
-                   relu,
-                   residual<conv2d<64, 3, stride<2>, padding<1>, bias<false>>, batch_norm, relu,
-                            conv2d<64, 3, padding<1>, bias<false>>, batch_norm,
-                            shortcut<conv2d<64, 1, stride<2>, bias<false>>, batch_norm>>,
-                   relu, global_avg_pool, flatten, dense<10>>;
+using resnet_net = fusenet::test::resnet_net;
 
 /// Allocations made by forwards at batch 64, 64, 1, 3, 17 and 64 after one warm-up forward at batch 64.
 template <class Net>

@@ -27,6 +27,8 @@ using fn::test::message_of;
 
 namespace {
 
+using fusenet::test::random_tensor;
+
 using mixed_model = fn::model<fn::test::mixed_net, fn::mode::train>;
 using reference_model = fn::model<fn::test::reference_net, fn::mode::train>;
 
@@ -43,15 +45,6 @@ struct temp_dir {
   }
   [[nodiscard]] std::string file(const std::string& name) const { return (path / name).string(); }
 };
-
-template <class Tensor>
-Tensor random_tensor(std::vector<std::size_t> shape, std::uint32_t seed) {
-  Tensor t = Tensor::from_shape(shape);
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (auto& v : t) v = normal(rng);
-  return t;
-}
 
 /// Every stored tensor's values (and the counters), in state_dict order.
 struct snapshot {

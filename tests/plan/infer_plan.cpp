@@ -53,15 +53,7 @@ static_assert(same(mixed_stage<12>, 13, 2, stage_kind::dense, false, true, false
 static_assert(same(mixed_stage<13>, 15, 1, stage_kind::single, false, false, false, stage_pool::none));
 static_assert(same(mixed_stage<14>, 16, 1, stage_kind::dense, false, false, false, stage_pool::none));
 
-using resnet =
-    fn::sequential<input<16, 16, 16>, conv2d<32, 3, padding<1>, bias<false>>, batch_norm, relu,
-                   residual<conv2d<32, 3, padding<1>, bias<false>>, batch_norm, relu,
-                            conv2d<32, 3, padding<1>, bias<false>>, batch_norm>,
-                   relu,
-                   residual<conv2d<64, 3, stride<2>, padding<1>, bias<false>>, batch_norm, relu,
-                            conv2d<64, 3, padding<1>, bias<false>>, batch_norm,
-                            shortcut<conv2d<64, 1, stride<2>, bias<false>>, batch_norm>>,
-                   relu, global_avg_pool, flatten, dense<10>>;
+using resnet = fusenet::test::resnet_net;
 template <std::size_t S>
 constexpr fn::stage resnet_stage = fn::stages<resnet, fn::mode::infer>[S];
 static_assert(fn::stage_count<resnet, fn::mode::infer> == 7);

@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstdint>
 #include <fusenet/fusenet.hpp>
+
+#include "reference/model/nets.hpp"
 #include <random>
 #include <string>
 #include <vector>
@@ -17,6 +19,8 @@ namespace fn = fusenet;
 using namespace fusenet::layers;
 
 namespace {
+
+using fusenet::test::random_tensor;
 
 // Tolerance reasoning. The model computes in float32; L sums a few hundred terms of size ~1, so one evaluation
 // of L carries a rounding error of ~1e-5 and the difference quotient with eps = 1e-2 an error of ~1e-3 absolute
@@ -32,15 +36,6 @@ constexpr float smooth_eps = 1e-2f, kinked_eps = 1e-3f;
 struct tally {
   std::size_t checked = 0, failed = 0;
 };
-
-template <class Tensor>
-Tensor random_tensor(std::vector<std::size_t> shape, std::uint32_t seed) {
-  Tensor t = Tensor::from_shape(shape);
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (auto& v : t) v = normal(rng);
-  return t;
-}
 
 // Up to 48 positions spread over a tensor of `size` elements.
 std::vector<std::size_t> positions(std::size_t size) {

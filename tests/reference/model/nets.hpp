@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: MIT
-// The two networks of tests/reference/model/gen_model.py in fusenet's syntax, shared by the model tests.
+// The networks the model, plan and gradient tests share (the first two are those of gen_model.py), and a
+// seeded random tensor.
 #pragma once
 
+#include <cstdint>
 #include <fusenet/fusenet.hpp>
+#include <random>
+#include <vector>
 
 namespace fusenet::test {
 
@@ -24,9 +28,31 @@ using mixed_net = sequential<
              batch_norm, shortcut<conv2d<12, 1, stride<2>, bias<false>>, batch_norm>>,
     relu, max_pool<3, stride<1>, padding<1>>, avg_pool<2>, conv2d<6, 1>, tanh_, flatten, dropout, linear<24, 16>,
     batch_norm, sigmoid, dense<5>>;
+
+/// A ResNet basic-block net: stem conv, an identity block, a stride-2 block with a projection shortcut.
+using resnet_net =
+    sequential<input<16, 16, 16>, conv2d<32, 3, padding<1>, bias<false>>, batch_norm, relu,
+               residual<conv2d<32, 3, padding<1>, bias<false>>, batch_norm, relu, conv2d<32, 3, padding<1>, bias<false>>,
+                        batch_norm>,
+               relu,
+               residual<conv2d<64, 3, stride<2>, padding<1>, bias<false>>, batch_norm, relu,
+                        conv2d<64, 3, padding<1>, bias<false>>, batch_norm,
+                        shortcut<conv2d<64, 1, stride<2>, bias<false>>, batch_norm>>,
+               relu, global_avg_pool, flatten, dense<10>>;
 }  // namespace nets
 
 using nets::mixed_net;
 using nets::reference_net;
+using nets::resnet_net;
+
+/// A tensor of standard-normal values from a fixed seed.
+template <class Tensor>
+Tensor random_tensor(std::vector<std::size_t> shape, std::uint32_t seed) {
+  Tensor t = Tensor::from_shape(shape);
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (auto& v : t) v = normal(rng);
+  return t;
+}
 
 }  // namespace fusenet::test
