@@ -2,7 +2,9 @@
 // Whole-network benchmarks, one JSON object per line, so runs compare side by side as ratios:
 //   fusenet_bench [--filter REGEX] [--threads T] [--reps N]
 // Names: train/reference (one Adam step: forward + loss + backward + update), infer/reference (fused
-// inference model), infer/reference/unfused (the trainer's eval_forward, layer by layer).
+// inference model), infer/reference/unfused (the trainer's eval_forward, layer by layer), and
+// infer/conv_block/CIN-COUT-HxW (conv3x3 + BN + ReLU through the inference model, NCHW in and out) with its
+// /unfused twin. bench/conv_bench measures the fused kernel alone, as % of the FMA peak.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -101,6 +103,28 @@ void bench_reference(const options& o) {
   }
 }
 
+// One conv3x3 + BatchNorm + ReLU block as a network: the inference model runs it as one fused stage
+// (plus the NCHW↔NHWC conversion at its ends); the unfused comparison is the trainer's eval_forward.
+template <std::size_t Cin, std::size_t Cout, std::size_t HW>
+void bench_conv_block(const options& o, std::size_t batch) {
+  using block = fn::sequential<input<Cin, HW, HW>, conv2d<Cout, 3, padding<1>>, batch_norm, relu>;
+  const std::string name = "infer/conv_block/" + std::to_string(Cin) + "-" + std::to_string(Cout) + "-" +
+                           std::to_string(HW) + "x" + std::to_string(HW);
+  const double flops = 2.0 * static_cast<double>(fn::mac_count<block>) * static_cast<double>(batch);
+  for (int t : o.threads) {
+    set_threads(t);
+    fn::model<block, fn::mode::train> trained{1};
+    xt::xtensor<float, 4> x = xt::random::rand<float>({batch, Cin, HW, HW});
+    if (std::regex_search(name, o.filter)) {
+      fn::model<block, fn::mode::infer> m{trained};
+      std::vector<float> y(batch * Cout * HW * HW);
+      report(name, batch, t, flops, o.reps, [&] { m.forward(x.data(), batch, y.data()); });
+    }
+    if (std::regex_search(name + "/unfused", o.filter))
+      report(name + "/unfused", batch, t, flops, o.reps, [&] { (void)trained.eval_forward(x); });
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -124,5 +148,9 @@ int main(int argc, char** argv) {
     }
   }
   bench_reference(o);
+  bench_conv_block<32, 64, 14>(o, 1);
+  bench_conv_block<32, 64, 14>(o, 64);
+  bench_conv_block<64, 64, 56>(o, 1);
+  bench_conv_block<64, 64, 56>(o, 32);
   return 0;
 }
