@@ -32,7 +32,9 @@ std::string default_data_dir() {
 dataset load_fashion_mnist(const std::string& dir, split which) {
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec))
-    throw file_error(dir + ": Fashion-MNIST directory does not exist" + install_hint);
+    throw file_error(dir + (std::filesystem::exists(dir, ec) ? ": is not a directory; expected the Fashion-MNIST directory"
+                                                             : ": Fashion-MNIST directory does not exist") +
+                     install_hint);
   const std::string prefix = which == split::train ? "train" : "t10k";
   const auto images = find_file(dir, prefix + "-images-idx3-ubyte");
   const auto labels = find_file(dir, prefix + "-labels-idx1-ubyte");

@@ -156,6 +156,20 @@ safetensors_file read_safetensors_bytes(std::span<const char> bytes, const std::
       throw file_error(path + ": tensors '" + *places[i - 1].key + "' " +
                        range_text(places[i - 1].begin, places[i - 1].end) + " and '" + *places[i].key + "' " +
                        range_text(places[i].begin, places[i].end) + " have overlapping data_offsets");
+  // As the reference implementation (its MetadataIncompleteBuffer / InvalidOffset errors), the tensors must tile
+  // the data buffer exactly: bytes no tensor owns mean a corrupt, concatenated or hand-edited file, which
+  // safetensors.torch.load_file would refuse too.
+  std::uint64_t covered = 0;
+  for (const auto& p : places) {
+    if (p.begin != covered)
+      throw file_error(path + ": bytes " + range_text(covered, p.begin) + " of the data buffer belong to no tensor ('" +
+                       *p.key + "' starts at " + std::to_string(p.begin) + ")");
+    covered = p.end;
+  }
+  if (covered != buffer_size)
+    throw file_error(path + ": " + std::to_string(buffer_size - covered) + " trailing bytes after the last tensor " +
+                     "(data buffer is " + std::to_string(buffer_size) + " bytes, tensors end at " +
+                     std::to_string(covered) + "; concatenated or corrupt file)");
   return out;
 }
 

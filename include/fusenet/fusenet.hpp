@@ -2,6 +2,7 @@
 // The umbrella header: the only header examples include.
 #pragma once
 
+#include "fusenet/check_finite.hpp"
 #include "fusenet/config.hpp"
 #include "fusenet/introspection.hpp"
 #include "fusenet/layers/all.hpp"

@@ -53,7 +53,9 @@ constexpr std::size_t safetensors_item_size(std::string_view dtype) {
 
 /// Reads and fully validates a safetensors file.
 /// Ensures: every tensor has a known dtype and exactly product(shape) * itemsize bytes, its data_offsets lie inside
-/// the data buffer and overlap no other tensor. Otherwise throws file_error naming the file, the key and the values.
+/// the data buffer and overlap no other tensor, and the tensors cover the buffer exactly (no gap, no trailing bytes:
+/// the reference implementation refuses those files too). Otherwise throws file_error naming the file, the key and
+/// the values.
 safetensors_file read_safetensors(const std::string& path);
 
 /// Parses and validates a whole safetensors file already in memory, exactly as read_safetensors does; `name` stands
