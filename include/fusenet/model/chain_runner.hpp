@@ -43,23 +43,33 @@ class chain_runner<type_list<Layers...>, In> {
 
   /// Runs the chain; returns its output (n×out), owned by the runner until the next call.
   /// In train mode each layer keeps its output for backward; in eval mode two buffers alternate.
+  /// Flatten and identity layers pass their input pointer on (no copy); a ReLU after a layer of
+  /// this chain overwrites that layer's output in place, which nothing else reads: the layer
+  /// before it does not need its own output in backward, and ReLU's backward reads relu(x) > 0,
+  /// which holds exactly where x > 0.
   const float* forward(const float* x, std::size_t n, run_context& ctx) {
     if constexpr (count == 0) {
       return x;
     } else {
       if (ctx.train) {
-        for (std::size_t i = 0; i < count; ++i) outputs_[i].resize(n * out_sizes_[i]);
+        for (std::size_t i = 0; i < count; ++i) {
+          if (!aliases_[i] && !borrows_[i]) outputs_[i].resize(n * out_sizes_[i]);
+        }
       } else {
         const std::size_t most = *std::max_element(out_sizes_.begin(), out_sizes_.end());
         ping_.resize(n * most);
         pong_.resize(n * most);
       }
       const float* cur = x;
+      float* owned = nullptr;  // cur when it is a buffer of this runner (then layer i may write over it)
       constexpr auto steps = forward_table(indices{});
       for (std::size_t i = 0; i < count; ++i) {
-        float* y = ctx.train ? outputs_[i].data() : (i % 2 == 0 ? ping_.data() : pong_.data());
+        if (aliases_[i]) continue;
+        float* y = borrows_[i] ? owned
+                   : ctx.train ? outputs_[i].data()
+                               : (cur == ping_.data() ? pong_.data() : ping_.data());
         steps[i](*this, cur, y, n, ctx);
-        cur = y;
+        cur = owned = y;
       }
       return cur;
     }
@@ -76,7 +86,11 @@ class chain_runner<type_list<Layers...>, In> {
       constexpr auto steps = backward_table(indices{});
       const float* cur = dy;
       for (std::size_t k = count; k-- > 0;) {
-        float* target = k == 0 ? dx : (k % 2 == 0 ? grad_a_.data() : grad_b_.data());
+        if (aliases_[k]) {  // the gradient passes through unchanged
+          if (k == 0 && dx != nullptr) std::copy(cur, cur + n * in_sizes_[0], dx);
+          continue;
+        }
+        float* target = k == 0 ? dx : (cur == grad_a_.data() ? grad_b_.data() : grad_a_.data());
         steps[k](*this, cur, target, n, ctx);
         cur = target;
       }
@@ -93,8 +107,6 @@ class chain_runner<type_list<Layers...>, In> {
     visit_each(prefix, f, std::make_index_sequence<count>{});
   }
 
-  /// The output of layer i after the last train-mode forward (for tests).
-  const std::vector<float>& output_of(std::size_t i) const { return outputs_[i]; }
 
  private:
   template <std::size_t I>
@@ -154,6 +166,22 @@ class chain_runner<type_list<Layers...>, In> {
     return {facts::steps[I].in.size()...};
   }
   static constexpr std::array<std::size_t, count> out_sizes_ = sizes_out(std::make_index_sequence<count>{});
+  // Layers whose output is their input unchanged (flatten, identity): forward and backward skip them.
+  static constexpr std::array<bool, count> aliases_{
+      (is_kind<flatten_kind, Layers> || is_kind<identity_kind, Layers>)...};
+  // ReLU layers that run in place on the output of an earlier non-aliasing layer of this chain
+  // (never on the chain's input: the caller owns it, and a residual's shortcut reads it too).
+  static constexpr std::array<bool, count> borrowing() {
+    constexpr std::array<bool, count> relu{is_kind<relu_kind, Layers>...};
+    std::array<bool, count> b{};
+    bool produced = false;
+    for (std::size_t i = 0; i < count; ++i) {
+      b[i] = relu[i] && produced;
+      produced = produced || !aliases_[i];
+    }
+    return b;
+  }
+  static constexpr std::array<bool, count> borrows_ = borrowing();
   static constexpr std::array<std::size_t, count> in_sizes_ = sizes_in(std::make_index_sequence<count>{});
 
   nodes_type nodes_{};

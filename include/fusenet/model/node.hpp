@@ -15,8 +15,10 @@
 
 #include "fusenet/kernels/conv2d_gemm.hpp"
 #include "fusenet/kernels/linear_gemm.hpp"
+#include "fusenet/kernels/activation.hpp"
+#include "fusenet/kernels/batch_norm.hpp"
+#include "fusenet/kernels/pool.hpp"
 #include "fusenet/kernels/scalar/activations.hpp"
-#include "fusenet/kernels/scalar/batch_norm.hpp"
 #include "fusenet/kernels/scalar/dropout.hpp"
 #include "fusenet/kernels/scalar/pool.hpp"
 #include "fusenet/layers/tensor_spec.hpp"
@@ -119,20 +121,20 @@ class node {
                                       " (as PyTorch; use a batch of 2 or more, or eval_forward)");
         mean_.resize(g.channels);
         var_.resize(g.channels);
-        kernels::scalar::batch_norm_train_forward(g, x, values_[0].data(), values_[1].data(), eps, y, mean_.data(),
+        kernels::batch_norm_train_forward(g, x, values_[0].data(), values_[1].data(), eps, y, mean_.data(),
                                                   var_.data());
-        kernels::scalar::batch_norm_update_running(g, mean_.data(), var_.data(),
+        kernels::batch_norm_update_running(g, mean_.data(), var_.data(),
                                                    static_cast<float>(Layer::momentum_value), values_[2].data(),
                                                    values_[3].data());
         ++batches_tracked_;
       } else {
-        kernels::scalar::batch_norm_eval_forward(g, x, values_[0].data(), values_[1].data(), values_[2].data(),
+        kernels::batch_norm_eval_forward(g, x, values_[0].data(), values_[1].data(), values_[2].data(),
                                                  values_[3].data(), eps, y);
       }
     } else if constexpr (is_kind<relu_kind, Layer>) {
-      kernels::scalar::relu_forward(n * In.size(), x, y);
+      kernels::relu_forward(n * In.size(), x, y);
     } else if constexpr (is_kind<leaky_relu_kind, Layer>) {
-      kernels::scalar::leaky_relu_forward(n * In.size(), x, y, static_cast<float>(Layer::negative_slope));
+      kernels::leaky_relu_forward(n * In.size(), x, y, static_cast<float>(Layer::negative_slope));
     } else if constexpr (is_kind<sigmoid_kind, Layer>) {
       kernels::scalar::sigmoid_forward(n * In.size(), x, y);
     } else if constexpr (is_kind<tanh_kind, Layer>) {
@@ -155,7 +157,7 @@ class node {
       // eval_forward keeps its argmax apart: a pending backward still needs the train-mode one.
       auto& argmax = ctx.train ? argmax_ : eval_argmax_;
       argmax.resize(n * out.size());
-      kernels::scalar::max_pool2d_forward(pool_geometry(n), x, y, argmax.data());
+      kernels::max_pool2d_forward(pool_geometry(n), x, y, argmax.data());
     } else if constexpr (is_kind<avg_pool_kind, Layer>) {
       kernels::scalar::avg_pool2d_forward(pool_geometry(n), x, y);
     } else if constexpr (is_kind<global_avg_pool_kind, Layer>) {
@@ -182,14 +184,9 @@ class node {
                                bias_grad_ptr());
     } else if constexpr (is_kind<batch_norm_kind, Layer>) {
       const auto g = bn_geometry(n);
-      std::vector<float> scratch;
-      float* d = dx;
-      if (d == nullptr) {  // parameter gradients still wanted
-        scratch.resize(n * In.size());
-        d = scratch.data();
-      }
-      kernels::scalar::batch_norm_backward(g, x, values_[0].data(), mean_.data(), var_.data(),
-                                           static_cast<float>(Layer::epsilon), dy, d, grads_[0].data(),
+      // dx == nullptr: the kernel skips dx and still accumulates the parameter gradients.
+      kernels::batch_norm_backward(g, x, values_[0].data(), mean_.data(), var_.data(),
+                                           static_cast<float>(Layer::epsilon), dy, dx, grads_[0].data(),
                                            grads_[1].data());
     } else if constexpr (is_kind<residual_kind, Layer>) {
       residual_backward(dy, dx, n, ctx);
@@ -197,9 +194,9 @@ class node {
       if (dx == nullptr) return;
       const std::size_t count = n * In.size();
       if constexpr (is_kind<relu_kind, Layer>) {
-        kernels::scalar::relu_backward(count, x, dy, dx);
+        kernels::relu_backward(count, x, dy, dx);
       } else if constexpr (is_kind<leaky_relu_kind, Layer>) {
-        kernels::scalar::leaky_relu_backward(count, x, dy, dx, static_cast<float>(Layer::negative_slope));
+        kernels::leaky_relu_backward(count, x, dy, dx, static_cast<float>(Layer::negative_slope));
       } else if constexpr (is_kind<sigmoid_kind, Layer>) {
         kernels::scalar::sigmoid_backward(count, x, dy, dx);
       } else if constexpr (is_kind<tanh_kind, Layer>) {
@@ -210,7 +207,7 @@ class node {
         if (dropped_) kernels::scalar::dropout_backward(count, dy, mask_.data(), static_cast<float>(Layer::drop_rate), dx);
         else std::copy(dy, dy + count, dx);
       } else if constexpr (is_kind<max_pool_kind, Layer>) {
-        kernels::scalar::max_pool2d_backward(pool_geometry(n), dy, argmax_.data(), dx);
+        kernels::max_pool2d_backward(pool_geometry(n), dy, argmax_.data(), dx);
       } else if constexpr (is_kind<avg_pool_kind, Layer>) {
         kernels::scalar::avg_pool2d_backward(pool_geometry(n), dy, dx);
       } else if constexpr (is_kind<global_avg_pool_kind, Layer>) {
