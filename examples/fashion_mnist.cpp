@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The main job: train the reference CNN on Fashion-MNIST, evaluate saved weights, or print the network.
 //   fashion_mnist summary
-//   fashion_mnist train [--epochs N] [--batch B] [--lr LR] [--seed S] [--threads T] [--data DIR]
-//                       [--save PATH] [--log PATH.csv] [--limit N]
+//   fashion_mnist train [--epochs N] [--batch B] [--lr LR] [--schedule cosine|constant] [--seed S]
+//                       [--threads T] [--data DIR] [--save PATH] [--log PATH.csv] [--limit N]
 //   fashion_mnist eval --weights PATH [--data DIR] [--dump-logits N OUT.npy]
 #include <unistd.h>
 
@@ -16,6 +16,7 @@
 #include <fusenet/io/npy.hpp>
 #include <fusenet/train/losses.hpp>
 #include <fusenet/train/optimizers.hpp>
+#include <fusenet/train/schedule.hpp>
 #include <iostream>
 #include <map>
 #include <stdexcept>
@@ -46,8 +47,8 @@ struct usage_error : std::runtime_error {
 const char* const usage_text =
     "usage:\n"
     "  fashion_mnist summary\n"
-    "  fashion_mnist train [--epochs N] [--batch B] [--lr LR] [--seed S] [--threads T] [--data DIR]\n"
-    "                      [--save PATH] [--log PATH.csv] [--limit N]\n"
+    "  fashion_mnist train [--epochs N] [--batch B] [--lr LR] [--schedule cosine|constant] [--seed S]\n"
+    "                      [--threads T] [--data DIR] [--save PATH] [--log PATH.csv] [--limit N]\n"
     "  fashion_mnist eval --weights PATH [--data DIR] [--dump-logits N OUT.npy]\n";
 
 // Flags as --name value; every value is checked where it is read.
@@ -139,6 +140,11 @@ int train(const flags& f) {
   const auto threads = f.integer("--threads", 2, 1);
   const auto limit = static_cast<std::size_t>(f.integer("--limit", 60000, 2));
   const std::string dir = f.text("--data", fn::data::default_data_dir());
+  // Cosine annealing over the run (torch's CosineAnnealingLR with T_max = epochs, stepped per epoch):
+  // the late small steps settle the weights instead of oscillating at lr.
+  const std::string schedule = f.text("--schedule", "cosine");
+  if (schedule != "cosine" && schedule != "constant")
+    throw usage_error("--schedule expects cosine or constant, got '" + schedule + "'");
 #ifdef _OPENMP
   omp_set_num_threads(static_cast<int>(threads));
 #else
@@ -164,6 +170,7 @@ int train(const flags& f) {
   for (std::size_t epoch = 1; epoch <= epochs; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
     sampler.start_epoch(epoch - 1);
+    if (schedule == "cosine") fn::apply_schedule(fn::cosine_lr{lr, epochs}, opt, epoch - 1);
     double loss_sum = 0;
     std::size_t seen = 0, correct = 0;
     const std::size_t batches = sampler.num_batches();
@@ -241,7 +248,7 @@ int main(int argc, char** argv) {
     }
     if (cmd == "train")
       return train(flags(argc, argv, 2,
-                         {{"--epochs", 1}, {"--batch", 1}, {"--lr", 1}, {"--seed", 1}, {"--threads", 1}, {"--data", 1},
+                         {{"--epochs", 1}, {"--batch", 1}, {"--lr", 1}, {"--schedule", 1}, {"--seed", 1}, {"--threads", 1}, {"--data", 1},
                           {"--save", 1}, {"--log", 1}, {"--limit", 1}}));
     if (cmd == "eval") return eval(flags(argc, argv, 2, {{"--weights", 1}, {"--data", 1}, {"--dump-logits", 2}}));
     if (cmd == "--help" || cmd == "-h") {
