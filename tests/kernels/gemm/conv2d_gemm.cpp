@@ -15,29 +15,15 @@
 #include <omp.h>
 #endif
 
+#include "compare.hpp"
+
 namespace fk = fusenet::kernels;
 
 namespace {
 
-std::vector<float> random_vector(std::size_t size, std::mt19937& rng) {
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(size);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
+using fusenet::test::random_vector;
 
-// Elements outside |fast - ref| <= 1e-5 |ref| + 1e-6 * terms (inputs in [-1, 1]; `terms` is the
-// length of the reduction behind each element, which bounds the rounding of a float sum).
-std::size_t mismatches(const std::vector<float>& fast, const std::vector<float>& ref,
-                       std::size_t terms) {
-  REQUIRE(fast.size() == ref.size());
-  std::size_t bad = 0;
-  for (std::size_t i = 0; i < ref.size(); ++i) {
-    const float tol = 1e-5f * std::fabs(ref[i]) + 1e-6f * static_cast<float>(terms);
-    if (!(std::fabs(fast[i] - ref[i]) <= tol)) ++bad;
-  }
-  return bad;
-}
+using fusenet::test::mismatches;
 
 //                       N  Cin  H   W  Cout K  s  p  d  G
 const fk::conv2d_geometry geometries[] = {

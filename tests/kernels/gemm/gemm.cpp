@@ -16,16 +16,13 @@
 #include <omp.h>
 #endif
 
+#include "compare.hpp"
+
 namespace fk = fusenet::kernels;
 
 namespace {
 
-std::vector<float> random_vector(std::size_t size, std::mt19937& rng) {
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(size);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
+using fusenet::test::random_vector;
 
 struct gemm_case {
   fk::transpose ta, tb;

@@ -10,28 +10,15 @@
 #include <random>
 #include <vector>
 
+#include "compare.hpp"
+
 namespace fk = fusenet::kernels;
 
 namespace {
 
-std::vector<float> random_vector(std::size_t size, std::mt19937& rng) {
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> v(size);
-  for (auto& x : v) x = dist(rng);
-  return v;
-}
+using fusenet::test::random_vector;
 
-// Elements outside |fast - ref| <= 1e-5 |ref| + 1e-6 * terms (inputs in [-1, 1]).
-std::size_t mismatches(const std::vector<float>& fast, const std::vector<float>& ref,
-                       std::size_t terms) {
-  REQUIRE(fast.size() == ref.size());
-  std::size_t bad = 0;
-  for (std::size_t i = 0; i < ref.size(); ++i) {
-    const float tol = 1e-5f * std::fabs(ref[i]) + 1e-6f * static_cast<float>(terms);
-    if (!(std::fabs(fast[i] - ref[i]) <= tol)) ++bad;
-  }
-  return bad;
-}
+using fusenet::test::mismatches;
 
 struct dense_size {
   std::size_t batch, in, out;
