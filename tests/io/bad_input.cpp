@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "io/scratch.hpp"
 #include "io/throws.hpp"
 
 namespace fs = std::filesystem;
@@ -41,24 +42,9 @@ using nets::plain_net;
 using nets::small_net;
 using nets::wider_net;
 
-struct scratch_dir {
-  fs::path dir;
-  scratch_dir() : dir(fs::temp_directory_path() / ("fusenet_bad_input_" + std::to_string(::getpid()))) {
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~scratch_dir() { fs::remove_all(dir); }
-  [[nodiscard]] std::string operator/(const std::string& name) const { return (dir / name).string(); }
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void put(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
+using fusenet::test::put;
+using fusenet::test::scratch_dir;
+using fusenet::test::slurp;
 
 /// Every stored float of a model, in state_dict order, to check that a failed load changed nothing.
 template <class Model>

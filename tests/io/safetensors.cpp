@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "io/scratch.hpp"
 #include "io/throws.hpp"
 
 namespace fs = std::filesystem;
@@ -25,25 +26,9 @@ namespace io = fusenet::io;
 
 namespace {
 
-// A fresh directory per test case, removed afterwards.
-struct scratch_dir {
-  fs::path dir;
-  scratch_dir() : dir(fs::temp_directory_path() / ("fusenet_io_" + std::to_string(::getpid()))) {
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~scratch_dir() { fs::remove_all(dir); }
-  [[nodiscard]] std::string operator/(const std::string& name) const { return (dir / name).string(); }
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void put(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
+using fusenet::test::put;
+using fusenet::test::scratch_dir;
+using fusenet::test::slurp;
 
 // A safetensors file from a header text and a data buffer, framed by hand (independent of write_safetensors).
 std::string framed(const std::string& header, const std::string& data, std::uint64_t claimed_len) {
