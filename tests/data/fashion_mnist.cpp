@@ -11,6 +11,8 @@
 #include <string>
 #include <algorithm>
 
+#include "data/idx_bytes.hpp"
+#include "io/scratch.hpp"
 #include "io/throws.hpp"
 
 namespace fs = std::filesystem;
@@ -23,22 +25,9 @@ namespace {
 
 constexpr const char* installed = "/usr/share/datasets/fashion-mnist";
 
-std::string be32(std::uint32_t v) {
-  return {static_cast<char>(v >> 24), static_cast<char>((v >> 16) & 0xff), static_cast<char>((v >> 8) & 0xff),
-          static_cast<char>(v & 0xff)};
-}
-void put(const fs::path& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-struct scratch_dir {
-  fs::path dir;
-  scratch_dir() : dir(fs::temp_directory_path() / ("fusenet_fmnist_" + std::to_string(::getpid()))) {
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~scratch_dir() { fs::remove_all(dir); }
-};
+using fusenet::test::be32;
+using fusenet::test::scratch_dir;
+void put(const fs::path& path, const std::string& bytes) { fusenet::test::put(path.string(), bytes); }
 
 void check_split(data::split which, std::size_t n) {
   const auto d = data::load_fashion_mnist(installed, which);

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "data/idx_bytes.hpp"
+#include "io/scratch.hpp"
 #include "io/throws.hpp"
 
 namespace fs = std::filesystem;
@@ -22,20 +24,9 @@ using fusenet::test::message_of;
 
 namespace {
 
-struct scratch_dir {
-  fs::path dir;
-  scratch_dir() : dir(fs::temp_directory_path() / ("fusenet_idx_" + std::to_string(::getpid()))) {
-    fs::remove_all(dir);
-    fs::create_directories(dir);
-  }
-  ~scratch_dir() { fs::remove_all(dir); }
-  [[nodiscard]] std::string operator/(const std::string& name) const { return (dir / name).string(); }
-};
-
-std::string be32(std::uint32_t v) {
-  return {static_cast<char>(v >> 24), static_cast<char>((v >> 16) & 0xff), static_cast<char>((v >> 8) & 0xff),
-          static_cast<char>(v & 0xff)};
-}
+using fusenet::test::be32;
+using fusenet::test::scratch_dir;
+using fusenet::test::slurp;
 
 std::string idx_images(std::uint32_t n, std::uint32_t rows, std::uint32_t cols, const std::vector<std::uint8_t>& px) {
   return be32(0x803) + be32(n) + be32(rows) + be32(cols) + std::string(px.begin(), px.end());
@@ -44,18 +35,12 @@ std::string idx_labels(const std::vector<std::uint8_t>& labels) {
   return be32(0x801) + be32(static_cast<std::uint32_t>(labels.size())) + std::string(labels.begin(), labels.end());
 }
 
-void put_raw(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
+void put_raw(const std::string& path, const std::string& bytes) { fusenet::test::put(path, bytes); }
 void put_gz(const std::string& path, const std::string& bytes) {
   gzFile f = gzopen(path.c_str(), "wb");
   REQUIRE(f != nullptr);
   REQUIRE(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())) == static_cast<int>(bytes.size()));
   REQUIRE(gzclose(f) == Z_OK);
-}
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 std::vector<std::uint8_t> pattern(std::size_t n) {
