@@ -32,8 +32,14 @@ static_assert(same(ref_stage<1>, 4, 4, stage_kind::conv, false, true, true, stag
 static_assert(same(ref_stage<2>, 8, 4, stage_kind::dense, true, true, true, stage_pool::none));
 static_assert(same(ref_stage<3>, 12, 1, stage_kind::dense, false, false, false, stage_pool::none));
 static_assert(ref_stage<2>.main() == 9 && ref_stage<0>.fused() && !ref_stage<3>.fused());
-// training runs one layer per stage
-static_assert(fn::stage_count<reference, fn::mode::train> == reference::layer_count);
+// training fuses conv + batch_norm + relu + 2×2 max pool; the dense head runs layer by layer
+template <std::size_t S>
+constexpr fn::stage ref_train_stage = fn::stages<reference, fn::mode::train>[S];
+static_assert(fn::stage_count<reference, fn::mode::train> == 7);
+static_assert(same(ref_train_stage<0>, 0, 4, stage_kind::conv, false, true, true, stage_pool::max));
+static_assert(same(ref_train_stage<1>, 4, 4, stage_kind::conv, false, true, true, stage_pool::max));
+static_assert(same(ref_train_stage<2>, 8, 1, stage_kind::single, false, false, false, stage_pool::none));  // flatten
+static_assert(same(ref_train_stage<3>, 9, 1, stage_kind::single, false, false, false, stage_pool::none));  // dense
 
 using mixed = fn::test::mixed_net;
 template <std::size_t S>
@@ -52,6 +58,13 @@ static_assert(same(mixed_stage<10>, 11, 1, stage_kind::single, false, false, fal
 static_assert(same(mixed_stage<12>, 13, 2, stage_kind::dense, false, true, false, stage_pool::none));
 static_assert(same(mixed_stage<13>, 15, 1, stage_kind::single, false, false, false, stage_pool::none));
 static_assert(same(mixed_stage<14>, 16, 1, stage_kind::dense, false, false, false, stage_pool::none));
+
+// training: conv2d<8, 3, stride<2>> + batch_norm fuses (leaky_relu does not); avg_pool never does
+template <std::size_t S>
+constexpr fn::stage mixed_train_stage = fn::stages<mixed, fn::mode::train>[S];
+static_assert(same(mixed_train_stage<0>, 0, 2, stage_kind::conv, false, true, false, stage_pool::none));
+static_assert(same(mixed_train_stage<1>, 2, 1, stage_kind::single, false, false, false, stage_pool::none));
+static_assert(fn::stage_count<mixed, fn::mode::train> == mixed::layer_count - 1);
 
 using resnet = fusenet::test::resnet_net;
 template <std::size_t S>
@@ -97,6 +110,17 @@ TEST_CASE("plan: describe() of the reference net lists the four stages and what 
         "stage 1: conv2d 32\u219264 3\u00d73 p1 + bn(folded) + relu + max_pool 2 [fused]\n"
         "stage 2: flatten + dense 3136\u2192128 + bn(folded) + relu [fused]\n"
         "stage 3: dense 128\u219210\n");
+}
+
+TEST_CASE("plan: describe() of the reference net in training lists the fused conv stages") {
+  CHECK(fn::describe<reference, fn::mode::train>() ==
+        "stage 0: conv2d 1\u219232 3\u00d73 p1 + bn(batch stats) + relu + max_pool 2 [fused]\n"
+        "stage 1: conv2d 32\u219264 3\u00d73 p1 + bn(batch stats) + relu + max_pool 2 [fused]\n"
+        "stage 2: flatten\n"
+        "stage 3: dense 3136\u2192128\n"
+        "stage 4: batch_norm\n"
+        "stage 5: relu\n"
+        "stage 6: dense 128\u219210\n");
 }
 
 TEST_CASE("plan: the inference model's describe() adds each stage's executor") {

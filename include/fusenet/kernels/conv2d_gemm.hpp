@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <fusenet/kernels/batch_stats.hpp>
 #include <fusenet/kernels/gemm.hpp>
 #include <fusenet/kernels/im2col.hpp>
 #include <fusenet/kernels/scalar/conv2d.hpp>
@@ -72,12 +73,14 @@ inline constexpr std::size_t conv2d_dw_chunk = 8;
 /// y_g (Cout/G × Ho·Wo) = w_g (Cout/G × Cin/G·K²) · im2col(x_g) (Cin/G·K² × Ho·Wo).
 /// With OpenMP, images are spread over threads (one fork per call, one im2col buffer per thread);
 /// a single image leaves the threading to the GEMM.
+/// With `moments` (BatchNorm training after this conv), each output plane's moments are taken right
+/// after its image is computed, while it is still in cache: moments[n·Cout + c] (see batch_stats.hpp).
 /// Requires: x is N×Cin×H×W, w is Cout×(Cin/groups)×K×K, bias is Cout or nullptr, y is
-/// N×Cout×Ho×Wo. Ensures: y overwritten (bit-identical for any thread count); workspace grown to
-/// threads·Cin/G·K²·Ho·Wo floats if smaller, never shrunk.
+/// N×Cout×Ho×Wo, moments is N×Cout or nullptr. Ensures: y (and moments) overwritten, bit-identical
+/// for any thread count; workspace grown to threads·Cin/G·K²·Ho·Wo floats if smaller, never shrunk.
 template <class Arch = xsimd::default_arch>
 void conv2d_forward(const conv2d_geometry& g, const float* x, const float* w, const float* bias,
-                    float* y, std::vector<float>& workspace) {
+                    float* y, std::vector<float>& workspace, plane_moments* moments = nullptr) {
   const auto win = detail::conv2d_windows(g);
   const std::size_t out_plane = win.out_h * win.out_w, in_plane = g.in_h * g.in_w;
   const std::size_t cout_g = g.out_channels / g.groups;
@@ -104,6 +107,12 @@ void conv2d_forward(const conv2d_geometry& g, const float* x, const float* w, co
       for (std::size_t co = 0; co < g.out_channels; ++co) {
         float* yp = y + (n * g.out_channels + co) * out_plane;
         for (std::size_t i = 0; i < out_plane; ++i) yp[i] += bias[co];
+      }
+    }
+    if (moments != nullptr) {
+      for (std::size_t co = 0; co < g.out_channels; ++co) {
+        moments[n * g.out_channels + co] =
+            moments_of_plane<Arch>(y + (n * g.out_channels + co) * out_plane, out_plane);
       }
     }
   };

@@ -8,6 +8,8 @@
 #include <boost/hana/at.hpp>
 #include <boost/hana/tuple.hpp>
 #include <cstddef>
+#include <cstdint>
+#include <type_traits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -15,6 +17,8 @@
 #include "fusenet/detail/chain.hpp"
 #include "fusenet/detail/type_list.hpp"
 #include "fusenet/model/node.hpp"
+#include "fusenet/model/train_stage.hpp"
+#include "fusenet/plan/plan.hpp"
 
 namespace fusenet::detail {
 
@@ -42,7 +46,9 @@ class chain_runner<type_list<Layers...>, In> {
   }
 
   /// Runs the chain; returns its output (n×out), owned by the runner until the next call.
-  /// In train mode each layer keeps its output for backward; in eval mode two buffers alternate.
+  /// In train mode the layers run as the training plan's stages (a fused conv stage keeps the
+  /// convolution's output and its own), each keeping its output for backward; in eval mode, layer
+  /// by layer, two buffers alternate.
   /// Flatten and identity layers pass their input pointer on (no copy); a ReLU after a layer of
   /// this chain overwrites that layer's output in place, which nothing else reads: the layer
   /// before it does not need its own output in backward, and ReLU's backward reads relu(x) > 0,
@@ -53,21 +59,35 @@ class chain_runner<type_list<Layers...>, In> {
     } else {
       if (ctx.train) {
         for (std::size_t i = 0; i < count; ++i) {
-          if (!aliases_[i] && !borrows_[i]) outputs_[i].resize(n * out_sizes_[i]);
+          if (keeps_output_[i]) outputs_[i].resize(n * out_sizes_[i]);
         }
-      } else {
-        const std::size_t most = *std::max_element(out_sizes_.begin(), out_sizes_.end());
-        ping_.resize(n * most);
-        pong_.resize(n * most);
+        const float* cur = x;
+        float* owned = nullptr;  // cur when it is a buffer of this runner (then layer i may write over it)
+        constexpr auto steps = forward_table(indices{});
+        constexpr auto fused = fused_forward_table(indices{});
+        for (std::size_t i = 0; i < count; ++i) {
+          if (aliases_[i] || stage_first_[i] != i) continue;
+          const std::size_t last = i + stage_length_[i] - 1;
+          float* y = borrows_[i] ? owned : outputs_[last].data();
+          if (stage_length_[i] > 1) {
+            stage_inputs_[i] = cur;
+            fused[i](*this, cur, y, n, ctx);
+          } else {
+            steps[i](*this, cur, y, n, ctx);
+          }
+          cur = owned = y;
+        }
+        return cur;
       }
+      const std::size_t most = *std::max_element(out_sizes_.begin(), out_sizes_.end());
+      ping_.resize(n * most);
+      pong_.resize(n * most);
       const float* cur = x;
       float* owned = nullptr;  // cur when it is a buffer of this runner (then layer i may write over it)
       constexpr auto steps = forward_table(indices{});
       for (std::size_t i = 0; i < count; ++i) {
         if (aliases_[i]) continue;
-        float* y = borrows_[i] ? owned
-                   : ctx.train ? outputs_[i].data()
-                               : (cur == ping_.data() ? pong_.data() : ping_.data());
+        float* y = borrows_[i] ? owned : (cur == ping_.data() ? pong_.data() : ping_.data());
         steps[i](*this, cur, y, n, ctx);
         cur = owned = y;
       }
@@ -84,14 +104,21 @@ class chain_runner<type_list<Layers...>, In> {
       grad_a_.resize(n * most);
       grad_b_.resize(n * most);
       constexpr auto steps = backward_table(indices{});
+      constexpr auto fused = fused_backward_table(indices{});
       const float* cur = dy;
       for (std::size_t k = count; k-- > 0;) {
         if (aliases_[k]) {  // the gradient passes through unchanged
           if (k == 0 && dx != nullptr) std::copy(cur, cur + n * in_sizes_[0], dx);
           continue;
         }
-        float* target = k == 0 ? dx : (cur == grad_a_.data() ? grad_b_.data() : grad_a_.data());
-        steps[k](*this, cur, target, n, ctx);
+        const std::size_t first = stage_first_[k];
+        float* target = first == 0 ? dx : (cur == grad_a_.data() ? grad_b_.data() : grad_a_.data());
+        if (stage_length_[first] > 1) {
+          fused[first](*this, cur, target, n, ctx);
+          k = first;
+        } else {
+          steps[k](*this, cur, target, n, ctx);
+        }
         cur = target;
       }
     }
@@ -126,6 +153,38 @@ class chain_runner<type_list<Layers...>, In> {
   template <std::size_t I>
   static void backward_one(chain_runner& r, const float* dy, float* dx, std::size_t n, run_context& ctx) {
     r.template at<I>().backward(dy, dx, n, ctx);
+  }
+  // A fused training stage starting at layer I (see train_stage.hpp); a no-op entry elsewhere.
+  template <std::size_t I>
+  static auto stage_at_layer() {
+    constexpr stage st = list_plan<list, true>::computed.first[stage_index_[I]];
+    using conv_node = std::remove_reference_t<decltype(std::declval<chain_runner&>().template at<I>())>;
+    using norm_node = std::remove_reference_t<decltype(std::declval<chain_runner&>().template at<I + 1>())>;
+    return conv_batch_norm_stage<st, conv_node, norm_node>{};
+  }
+  template <std::size_t I>
+  static void fused_forward_one(chain_runner& r, const float* x, float* y, std::size_t n, run_context& ctx) {
+    if constexpr (stage_length_[I] > 1 && stage_first_[I] == I) {
+      decltype(stage_at_layer<I>())::forward(r.template at<I>(), r.template at<I + 1>(), x, r.outputs_[I].data(), y,
+                                             r.codes_[I], r.stage_scratch_, n, ctx);
+    }
+  }
+  template <std::size_t I>
+  static void fused_backward_one(chain_runner& r, const float* dy, float* dx, std::size_t n, run_context& ctx) {
+    if constexpr (stage_length_[I] > 1 && stage_first_[I] == I) {
+      decltype(stage_at_layer<I>())::backward(r.template at<I>(), r.template at<I + 1>(), r.stage_inputs_[I],
+                                              r.outputs_[I].data(), r.codes_[I], dy, dx, r.stage_scratch_, n, ctx);
+    }
+  }
+  template <std::size_t... I>
+  static constexpr auto fused_forward_table(std::index_sequence<I...>) {
+    return std::array<void (*)(chain_runner&, const float*, float*, std::size_t, run_context&), count>{
+        &fused_forward_one<I>...};
+  }
+  template <std::size_t... I>
+  static constexpr auto fused_backward_table(std::index_sequence<I...>) {
+    return std::array<void (*)(chain_runner&, const float*, float*, std::size_t, run_context&), count>{
+        &fused_backward_one<I>...};
   }
   template <std::size_t I>
   static void zero_grad_one(chain_runner& r) {
@@ -182,11 +241,38 @@ class chain_runner<type_list<Layers...>, In> {
     return b;
   }
   static constexpr std::array<bool, count> borrows_ = borrowing();
+  // The training plan of this chain, per layer: its stage's index, first layer and (at the first
+  // layer) length. Layers inside a fused stage other than its first and last keep no output.
+  static constexpr auto training_plan() {
+    constexpr auto plan = list_plan<list, true>::computed;
+    struct tables {
+      std::array<std::size_t, count> index{}, first{}, length{};
+      std::array<bool, count> keeps{};
+    } t;
+    for (std::size_t s = 0; s < plan.second; ++s) {
+      const stage st = plan.first[s];
+      for (std::size_t k = 0; k < st.count; ++k) {
+        const std::size_t i = st.first + k;
+        t.index[i] = s;
+        t.first[i] = st.first;
+        t.length[i] = k == 0 ? st.count : 0;
+        t.keeps[i] = !aliases_[i] && (st.count > 1 ? k == 0 || k + 1 == st.count : !borrows_[i]);
+      }
+    }
+    return t;
+  }
+  static constexpr std::array<std::size_t, count> stage_index_ = training_plan().index;
+  static constexpr std::array<std::size_t, count> stage_first_ = training_plan().first;
+  static constexpr std::array<std::size_t, count> stage_length_ = training_plan().length;
+  static constexpr std::array<bool, count> keeps_output_ = training_plan().keeps;
   static constexpr std::array<std::size_t, count> in_sizes_ = sizes_in(std::make_index_sequence<count>{});
 
   nodes_type nodes_{};
   std::array<std::vector<float>, count> outputs_{};
   std::vector<float> ping_, pong_, grad_a_, grad_b_;
+  std::array<const float*, count> stage_inputs_{};           // a fused stage's input, read by its backward
+  std::array<std::vector<std::uint8_t>, count> codes_{};     // a fused stage's ReLU/pool record
+  train_stage_scratch stage_scratch_{};
 };
 
 }  // namespace fusenet::detail

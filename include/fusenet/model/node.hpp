@@ -76,6 +76,7 @@ struct residual_parts<Layer, In, true> {
 template <std::size_t Index, class Layer, dims In>
 class node {
  public:
+  using layer = Layer;
   static constexpr dims in = In;
   static constexpr dims out = Layer::output(In);
   static constexpr auto specs = Layer::tensors(In);
@@ -114,19 +115,10 @@ class node {
       const auto g = bn_geometry(n);
       const float eps = static_cast<float>(Layer::epsilon);
       if (ctx.train) {
-        if (n * g.spatial <= 1)
-          throw std::invalid_argument("fusenet: batch_norm (layer " + std::to_string(Index) +
-                                      "): expected more than 1 value per channel when training, got input of size " +
-                                      std::to_string(n) + "\u00d7" + to_string(In) +
-                                      " (as PyTorch; use a batch of 2 or more, or eval_forward)");
-        mean_.resize(g.channels);
-        var_.resize(g.channels);
+        begin_batch_statistics(n);
         kernels::batch_norm_train_forward(g, x, values_[0].data(), values_[1].data(), eps, y, mean_.data(),
                                                   var_.data());
-        kernels::batch_norm_update_running(g, mean_.data(), var_.data(),
-                                                   static_cast<float>(Layer::momentum_value), values_[2].data(),
-                                                   values_[3].data());
-        ++batches_tracked_;
+        end_batch_statistics(n);
       } else {
         kernels::batch_norm_eval_forward(g, x, values_[0].data(), values_[1].data(), values_[2].data(),
                                                  values_[3].data(), eps, y);
@@ -244,27 +236,42 @@ class node {
     }
   }
 
-  /// The largest per-sample float count this node produces or consumes inside (for scratch sizing).
-  static constexpr std::size_t max_floats() { return std::max(In.size(), out.size()); }
+  // For fused training stages (model/train_stage.hpp), which run several layers' math in one loop.
 
- private:
-  using block_type = typename residual_parts<Layer, In>::block;
-  using shortcut_type = typename residual_parts<Layer, In>::shortcut;
+  /// Tensor t's values and gradient (PyTorch order: weight, bias / γ, β, running mean, running var).
+  float* value(std::size_t t) { return values_[t].data(); }
+  float* grad(std::size_t t) { return grads_[t].data(); }
+
+  /// batch_norm, before a train-mode forward of n samples: checks there is more than one value per
+  /// channel (as PyTorch) and makes room for the batch statistics batch_mean() / batch_var().
+  void begin_batch_statistics(std::size_t n)
+    requires(is_kind<batch_norm_kind, Layer>)
+  {
+    if (n * bn_geometry(n).spatial <= 1)
+      throw std::invalid_argument("fusenet: batch_norm (layer " + std::to_string(Index) +
+                                  "): expected more than 1 value per channel when training, got input of size " +
+                                  std::to_string(n) + "\u00d7" + to_string(In) +
+                                  " (as PyTorch; use a batch of 2 or more, or eval_forward)");
+    mean_.resize(In.d[0]);
+    var_.resize(In.d[0]);
+  }
+  /// batch_norm, after batch_mean() / batch_var() were written: updates the running statistics.
+  void end_batch_statistics(std::size_t n)
+    requires(is_kind<batch_norm_kind, Layer>)
+  {
+    kernels::batch_norm_update_running(bn_geometry(n), mean_.data(), var_.data(),
+                                       static_cast<float>(Layer::momentum_value), values_[2].data(),
+                                       values_[3].data());
+    ++batches_tracked_;
+  }
+  float* batch_mean() { return mean_.data(); }
+  float* batch_var() { return var_.data(); }
 
   kernels::scalar::conv2d_geometry geometry(std::size_t n) const
     requires(is_kind<conv2d_kind, Layer>)
   {
     return {n, In.d[0], In.d[1], In.d[2], Layer::out_channels, Layer::kernel, Layer::step, Layer::pad, Layer::dil,
             Layer::group_count};
-  }
-  kernels::scalar::batch_norm_geometry bn_geometry(std::size_t n) const {
-    return {n, In.d[0], In.rank == 3 ? In.d[1] * In.d[2] : 1};
-  }
-  kernels::scalar::pool2d_geometry pool_geometry(std::size_t n) const {
-    if constexpr (is_kind<max_pool_kind, Layer> || is_kind<avg_pool_kind, Layer>)
-      return {n, In.d[0], In.d[1], In.d[2], Layer::window, Layer::step, Layer::pad};
-    else
-      return {};
   }
   const float* bias_ptr() const {
     if constexpr (tensor_count > 1) return values_[1].data();
@@ -275,6 +282,22 @@ class node {
     else return nullptr;
   }
 
+  /// The largest per-sample float count this node produces or consumes inside (for scratch sizing).
+  static constexpr std::size_t max_floats() { return std::max(In.size(), out.size()); }
+
+ private:
+  using block_type = typename residual_parts<Layer, In>::block;
+  using shortcut_type = typename residual_parts<Layer, In>::shortcut;
+
+  kernels::scalar::batch_norm_geometry bn_geometry(std::size_t n) const {
+    return {n, In.d[0], In.rank == 3 ? In.d[1] * In.d[2] : 1};
+  }
+  kernels::scalar::pool2d_geometry pool_geometry(std::size_t n) const {
+    if constexpr (is_kind<max_pool_kind, Layer> || is_kind<avg_pool_kind, Layer>)
+      return {n, In.d[0], In.d[1], In.d[2], Layer::window, Layer::step, Layer::pad};
+    else
+      return {};
+  }
   void residual_backward(const float* dy, float* dx, std::size_t n, run_context& ctx) {
     if constexpr (is_kind<residual_kind, Layer>) {
       const std::size_t count = n * In.size();

@@ -23,10 +23,11 @@ struct facts_table<type_list<Layers...>> {
   static constexpr std::array<layer_facts, sizeof...(Layers)> value{facts_of<Layers>()...};
 };
 
-// Longest match at each position: conv2d [batch_norm] [relu] [pool 2×2],
-// [flatten] dense [batch_norm] [relu]; anything else is a stage of its own.
+// Longest match at each position. Inference: conv2d [batch_norm] [relu] [pool 2×2], [flatten] dense
+// [batch_norm] [relu]. Training: conv2d batch_norm [relu] [max_pool 2×2] (the conv's epilogue gathers the
+// batch statistics, one pass normalises, activates and pools). Anything else is a stage of its own.
 template <std::size_t N>
-constexpr std::array<stage, N> rewrite(const std::array<layer_facts, N>& l, bool fuse, std::size_t& count) {
+constexpr std::array<stage, N> rewrite(const std::array<layer_facts, N>& l, bool train, std::size_t& count) {
   std::array<stage, N> out{};
   count = 0;
   std::size_t i = 0;
@@ -34,18 +35,31 @@ constexpr std::array<stage, N> rewrite(const std::array<layer_facts, N>& l, bool
     stage s{};
     s.first = i;
     std::size_t j = i;
-    if (fuse && j + 1 < N && fusable_flatten_dense(l[j], l[j + 1])) {
+    if (train) {
+      if (i + 1 < N && fusable_head(l[i]) && l[i].kind == "conv2d" && fusable_batch_norm(l[i + 1])) {
+        s.kind = stage_kind::conv;
+        s.batch_norm = true;
+        j = i + 2;
+        if (j < N && fusable_activation(l[j])) s.relu = true, ++j;
+        if (j < N && fusable_pool(l[j]) && l[j].kind == "max_pool") s.pool = stage_pool::max, ++j;
+      } else {
+        j = i + 1;
+      }
+      s.count = j - i;
+      out[count++] = s;
+      i = j;
+      continue;
+    }
+    if (j + 1 < N && fusable_flatten_dense(l[j], l[j + 1])) {
       s.flatten = true;
       ++j;
     }
     if (fusable_head(l[j])) {
       s.kind = l[j].kind == "conv2d" ? stage_kind::conv : stage_kind::dense;
       ++j;
-      if (!fuse) {
-        // one layer per stage
-      } else if (j < N && fusable_batch_norm(l[j])) s.batch_norm = true, ++j;
-      if (fuse && j < N && fusable_activation(l[j])) s.relu = true, ++j;
-      if (fuse && s.kind == stage_kind::conv && j < N && fusable_pool(l[j])) {
+      if (j < N && fusable_batch_norm(l[j])) s.batch_norm = true, ++j;
+      if (j < N && fusable_activation(l[j])) s.relu = true, ++j;
+      if (s.kind == stage_kind::conv && j < N && fusable_pool(l[j])) {
         s.pool = l[j].kind == "max_pool" ? stage_pool::max : stage_pool::avg;
         ++j;
       }
@@ -60,21 +74,23 @@ constexpr std::array<stage, N> rewrite(const std::array<layer_facts, N>& l, bool
   return out;
 }
 
-template <class Net, class Mode>
-struct stage_plan {
-  // Inference fuses; training runs one layer per stage until its fused kernels exist.
-  static constexpr bool fuse = std::is_same_v<Mode, mode::infer>;
+/// The stages of a layer list (a network, or a residual's block) in training or inference.
+template <class List, bool Train>
+struct list_plan {
   static constexpr auto computed = [] {
     std::size_t c = 0;
-    auto s = rewrite<Net::layer_count>(facts_table<typename Net::layer_list>::value, fuse, c);
+    auto s = rewrite<List::size>(facts_table<List>::value, Train, c);
     return std::pair{s, c};
   }();
 };
+
+template <class Net, class Mode>
+struct stage_plan : list_plan<typename Net::layer_list, std::is_same_v<Mode, mode::train>> {};
 }  // namespace detail
 
 /// The stages of Net in Mode, in order (an array sized to the layer count; see stage_count).
-/// Inference groups conv/dense with the BatchNorm (folded), ReLU and 2×2 pool after them; training has one
-/// layer per stage for now.
+/// Inference groups conv/dense with the BatchNorm (folded), ReLU and 2×2 pool after them; training groups
+/// conv with the BatchNorm (batch statistics), ReLU and 2×2 max pool after it.
 template <class Net, class Mode>
 inline constexpr auto stages = detail::stage_plan<Net, Mode>::computed.first;
 

@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: MIT
+// Batch statistics gathered plane by plane while a plane is still in cache (the convolution's epilogue),
+// then merged in a fixed order: the per-channel mean and biased variance BatchNorm's training mode needs.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <xsimd/xsimd.hpp>
+
+namespace fusenet::kernels {
+
+/// The moments of one plane: its sum and the sum of squared deviations from its own mean.
+struct plane_moments {
+  double sum = 0.0;
+  double m2 = 0.0;
+};
+
+namespace detail {
+
+/// Σ p[i] (shift = 0) or Σ (p[i] - shift) and Σ (p[i] - shift)², float vector partials (a plane is at
+/// most a few thousand values, so each lane sums few terms) returned in double.
+template <class Arch>
+inline void shifted_sums(const float* p, std::size_t len, float shift, double& sum, double& sq) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr std::size_t lanes = batch::size;
+  const batch s(shift);
+  batch a0(0.0f), a1(0.0f), q0(0.0f), q1(0.0f);
+  std::size_t i = 0;
+  for (; i + 2 * lanes <= len; i += 2 * lanes) {
+    const batch d0 = batch::load_unaligned(p + i) - s, d1 = batch::load_unaligned(p + i + lanes) - s;
+    a0 += d0;
+    a1 += d1;
+    q0 = xsimd::fma(d0, d0, q0);
+    q1 = xsimd::fma(d1, d1, q1);
+  }
+  float ts = 0.0f, tq = 0.0f;
+  for (; i < len; ++i) {
+    const float d = p[i] - shift;
+    ts += d;
+    tq += d * d;
+  }
+  sum = static_cast<double>(xsimd::hadd(a0 + a1)) + static_cast<double>(ts);
+  sq = static_cast<double>(xsimd::hadd(q0 + q1)) + static_cast<double>(tq);
+}
+
+}  // namespace detail
+
+/// The moments of p[0, len): two passes over the (cached) plane, the second around the float-rounded
+/// plane mean m' with the exact correction Σ(x - m)² = Σ(x - m')² - (Σ(x - m'))²/len, so no
+/// E[x²] - E[x]² cancellation. Requires len > 0.
+template <class Arch = xsimd::default_arch>
+plane_moments moments_of_plane(const float* p, std::size_t len) {
+  double sum = 0.0, unused = 0.0;
+  detail::shifted_sums<Arch>(p, len, 0.0f, sum, unused);
+  const auto shift = static_cast<float>(sum / static_cast<double>(len));
+  double dev = 0.0, sq = 0.0;
+  detail::shifted_sums<Arch>(p, len, shift, dev, sq);
+  return {sum, std::max(0.0, sq - dev * dev / static_cast<double>(len))};
+}
+
+/// Per-channel mean and biased variance of N×C planes of `len` values each, from their moments
+/// (moments[n·C + c]), merged in image order with Chan's formula — the same result for any thread
+/// count that produced the planes. Ensures: mean and var (C each) overwritten.
+inline void merge_plane_moments(const plane_moments* moments, std::size_t batch, std::size_t channels,
+                                std::size_t len, double* mean, double* var) {
+  const auto per_plane = static_cast<double>(len);
+  for (std::size_t c = 0; c < channels; ++c) {
+    double count = 0.0, m = 0.0, m2 = 0.0;
+    for (std::size_t n = 0; n < batch; ++n) {
+      const plane_moments& p = moments[n * channels + c];
+      const double pm = p.sum / per_plane, total = count + per_plane, delta = pm - m;
+      m += delta * per_plane / total;
+      m2 += p.m2 + delta * delta * count * per_plane / total;
+      count = total;
+    }
+    mean[c] = m;
+    var[c] = m2 / count;
+  }
+}
+
+}  // namespace fusenet::kernels
