@@ -92,44 +92,50 @@ inline void split_even_odd(const xsimd::batch<float, Arch>& a, const xsimd::batc
   }
 }
 
-/// One output row of normalise → [ReLU] → 2×2 max from conv rows r0, r1 (2·wo cells each used),
-/// L outputs per step; a short last step reads from and writes to zero-padded copies, so rows of
-/// any length (7 and 14 in the reference net) stay in vectors. The pool takes the candidates in
+/// One output row of normalise → [ReLU] → 2×2 max from conv rows r0, r1 (2·wo cells each used; z
+/// ends at `end`), L outputs per step; a short last step stores through a copy, so rows of any
+/// length (7 and 14 in the reference net) stay in vectors. The pool takes the candidates in
 /// its scan order with its rule `v > best || isnan(v)`; ReLU comes after the max, which gives the
 /// same value (ReLU is monotone and keeps NaN) and the same cell wherever a gradient flows. code is
-/// the chosen cell (0..3, row-major in the window), or no_gradient where ReLU's input was ≤ 0 or NaN.
+/// the chosen cell (0..3, row-major in the window), or no_gradient where ReLU's input was ≤ 0 or NaN;
+/// picked is the conv output at the chosen cell, so backward's sums read it contiguously.
 template <class Arch>
-inline void normalise_pool_row(std::size_t wo, bool relu, const float* r0, const float* r1, float mean,
-                               float scale, float shift, float* y, std::uint8_t* code) {
+inline void normalise_pool_row(std::size_t wo, bool relu, const float* r0, const float* r1, const float* end,
+                               float mean, float scale, float shift, float* y, std::uint8_t* code, float* picked) {
   using batch = xsimd::batch<float, Arch>;
   constexpr std::size_t lanes = batch::size;
   const batch m(mean), s(scale), t(shift), zero(0.0f), none(static_cast<float>(no_gradient));
-  alignas(64) float pad0[2 * lanes], pad1[2 * lanes], out[lanes], at[lanes];
+  alignas(64) float pad0[2 * lanes], pad1[2 * lanes], out[lanes], at[lanes], raw[lanes];
   for (std::size_t ox = 0; ox < wo; ox += lanes) {
     const std::size_t count = std::min(lanes, wo - ox);
     const float* a = r0 + 2 * ox;
     const float* b = r1 + 2 * ox;
-    if (count < lanes) {
+    // A short step reads on into the following rows (its extra lanes are never stored); only at the
+    // very end of z does it read a zero-padded copy instead.
+    if (b + 2 * lanes > end) {
       std::fill(std::copy(a, a + 2 * count, pad0), pad0 + 2 * lanes, 0.0f);
       std::fill(std::copy(b, b + 2 * count, pad1), pad1 + 2 * lanes, 0.0f);
       a = pad0;
       b = pad1;
     }
-    batch v0, v1, v2, v3;
-    split_even_odd<Arch>(xsimd::fma(batch::load_unaligned(a) - m, s, t),
-                         xsimd::fma(batch::load_unaligned(a + lanes) - m, s, t), v0, v1);
-    split_even_odd<Arch>(xsimd::fma(batch::load_unaligned(b) - m, s, t),
-                         xsimd::fma(batch::load_unaligned(b + lanes) - m, s, t), v2, v3);
-    batch best = v0, cell(0.0f);
+    batch z0, z1, z2, z3;
+    split_even_odd<Arch>(batch::load_unaligned(a), batch::load_unaligned(a + lanes), z0, z1);
+    split_even_odd<Arch>(batch::load_unaligned(b), batch::load_unaligned(b + lanes), z2, z3);
+    const batch v0 = xsimd::fma(z0 - m, s, t), v1 = xsimd::fma(z1 - m, s, t), v2 = xsimd::fma(z2 - m, s, t),
+                v3 = xsimd::fma(z3 - m, s, t);
+    batch best = v0, cell(0.0f), src = z0;
     const auto t1 = (v1 > best) | xsimd::isnan(v1);
     best = xsimd::select(t1, v1, best);
     cell = xsimd::select(t1, batch(1.0f), cell);
+    src = xsimd::select(t1, z1, src);
     const auto t2 = (v2 > best) | xsimd::isnan(v2);
     best = xsimd::select(t2, v2, best);
     cell = xsimd::select(t2, batch(2.0f), cell);
+    src = xsimd::select(t2, z2, src);
     const auto t3 = (v3 > best) | xsimd::isnan(v3);
     best = xsimd::select(t3, v3, best);
     cell = xsimd::select(t3, batch(3.0f), cell);
+    src = xsimd::select(t3, z3, src);
     if (relu) {
       // ReLU passes gradient only where its input is > 0 (not at 0, not at NaN), as PyTorch.
       cell = xsimd::select(best > zero, cell, none);
@@ -137,13 +143,44 @@ inline void normalise_pool_row(std::size_t wo, bool relu, const float* r0, const
     }
     if (count == lanes) {
       best.store_unaligned(y + ox);
+      src.store_unaligned(picked + ox);
     } else {
       best.store_aligned(out);
       std::copy(out, out + count, y + ox);
+      src.store_aligned(raw);
+      std::copy(raw, raw + count, picked + ox);
     }
     cell.store_aligned(at);
     for (std::size_t j = 0; j < count; ++j) code[ox + j] = static_cast<std::uint8_t>(at[j]);
   }
+}
+
+/// Σ g and Σ g·(src − mean) over one plane's outputs, g = dy where the code passes gradient, else 0;
+/// src is the conv output each output came from. Float vector partials (a plane is a few hundred
+/// outputs), returned in double.
+template <class Arch>
+inline void gradient_sums(std::size_t len, const float* dy, const std::uint8_t* code, const float* src, float mean,
+                          double& sum_g, double& sum_gx) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr std::size_t lanes = batch::size;
+  const batch m(mean), none(static_cast<float>(no_gradient)), zero(0.0f);
+  batch a(0.0f), q(0.0f);
+  alignas(64) float codes[lanes];
+  std::size_t o = 0;
+  for (; o + lanes <= len; o += lanes) {
+    for (std::size_t j = 0; j < lanes; ++j) codes[j] = code[o + j];
+    const batch g = xsimd::select(batch::load_aligned(codes) == none, zero, batch::load_unaligned(dy + o));
+    a += g;
+    q = xsimd::fma(g, batch::load_unaligned(src + o) - m, q);
+  }
+  float ts = 0.0f, tq = 0.0f;
+  for (; o < len; ++o) {
+    const float g = code[o] == no_gradient ? 0.0f : dy[o];
+    ts += g;
+    tq += g * (src[o] - mean);
+  }
+  sum_g += static_cast<double>(xsimd::hadd(a)) + static_cast<double>(ts);
+  sum_gx += static_cast<double>(xsimd::hadd(q)) + static_cast<double>(tq);
 }
 
 /// Runs f(p) for each plane p in [0, planes), over OpenMP threads when the work is large enough.
@@ -182,15 +219,15 @@ inline void for_each_source(const batch_norm_relu_pool_geometry& g, const std::u
 
 /// Forward: with the batch mean and biased variance of z per channel (double, e.g. merged from the
 /// conv epilogue's plane moments), y = [maxpool2×2](relu?((z − m)·γ/√(var+ε) + β)), evaluated exactly as
-/// batch_norm_train_forward does, and code[o] = the window cell y[o] came from (no_gradient when ReLU
-/// zeroed it). Planes run on OpenMP threads; each is computed alone, so results never depend on the
-/// thread count. Requires: gamma, beta are C or both nullptr. Ensures: y, code (N×C×out_plane),
+/// batch_norm_train_forward does, code[o] = the window cell y[o] came from (no_gradient when ReLU
+/// zeroed it) and, with the pool, picked[o] = z at that cell. Planes run on OpenMP threads; each is
+/// computed alone, so results never depend on the thread count. Requires: gamma, beta are C or both
+/// nullptr; picked is N×C×out_plane when g.pool (else unused). Ensures: y, code, picked (N×C×out_plane),
 /// batch_mean, batch_var (C, float, the values backward reads) overwritten.
 template <class Arch = xsimd::default_arch>
-void batch_norm_relu_pool_forward(const batch_norm_relu_pool_geometry& g, const float* z,
-                                         const double* mean, const double* var, const float* gamma,
-                                         const float* beta, float eps, float* y, std::uint8_t* code,
-                                         float* batch_mean, float* batch_var) {
+void batch_norm_relu_pool_forward(const batch_norm_relu_pool_geometry& g, const float* z, const double* mean,
+                                  const double* var, const float* gamma, const float* beta, float eps, float* y,
+                                  std::uint8_t* code, float* picked, float* batch_mean, float* batch_var) {
   std::vector<float> scale(g.channels), shift(g.channels);
   for (std::size_t c = 0; c < g.channels; ++c) {
     const double inv_std = 1.0 / std::sqrt(var[c] + static_cast<double>(eps));
@@ -203,16 +240,19 @@ void batch_norm_relu_pool_forward(const batch_norm_relu_pool_geometry& g, const 
     shift[c] = static_cast<float>(be - (mean[c] - static_cast<double>(batch_mean[c])) * ga * inv_std);
   }
   const std::size_t plane = g.plane(), out_plane = g.out_plane(), wo = g.out_w();
+  const float* const z_end = z + g.batch * g.channels * plane;
   detail::for_each_plane(g.batch * g.channels, g.batch * g.channels * plane, [&](std::size_t p) {
     const std::size_t c = p % g.channels;
     const float m = batch_mean[c], s = scale[c], t = shift[c];
     const float* zp = z + p * plane;
     float* yp = y + p * out_plane;
     std::uint8_t* cp = code + p * out_plane;
+    float* pp = g.pool ? picked + p * out_plane : nullptr;
     if (g.pool) {
       for (std::size_t oy = 0; oy < g.out_h(); ++oy) {
         const float* r0 = zp + 2 * oy * g.width;
-        detail::normalise_pool_row<Arch>(wo, g.relu, r0, r0 + g.width, m, s, t, yp + oy * wo, cp + oy * wo);
+        detail::normalise_pool_row<Arch>(wo, g.relu, r0, r0 + g.width, z_end, m, s, t, yp + oy * wo, cp + oy * wo,
+                                         pp + oy * wo);
       }
     } else if (g.relu) {
       for (std::size_t i = 0; i < plane; ++i) {
@@ -228,15 +268,15 @@ void batch_norm_relu_pool_forward(const batch_norm_relu_pool_geometry& g, const 
 
 /// Backward through pool, ReLU and the batch-statistics BatchNorm: the BatchNorm's incoming gradient
 /// is dy at each output's source cell (where its code passes gradient) and 0 elsewhere, so its sums
-/// Σg and Σg·(z − m) visit only the outputs, and dz = a·g + b·(z − m) + k per element with a, b, k per
-/// channel in double, as batch_norm_backward. Channels run on OpenMP threads in a fixed order.
-/// Requires: code, batch_mean, batch_var from the forward on the same z. Ensures: dz (N×C×H×W)
-/// overwritten; dgamma, dbeta accumulated (skipped if nullptr).
+/// Σg and Σg·(z − m) visit only the outputs (reading picked), and dz = a·g + b·(z − m) + k per element
+/// with a, b, k per channel in double, as batch_norm_backward. Channels run on OpenMP threads in a
+/// fixed order. Requires: code, picked, batch_mean, batch_var from the forward on the same z.
+/// Ensures: dz (N×C×H×W) overwritten; dgamma, dbeta accumulated (skipped if nullptr).
 template <class Arch = xsimd::default_arch>
-void batch_norm_relu_pool_backward(const batch_norm_relu_pool_geometry& g, const float* z,
-                                          const float* gamma, const float* batch_mean, const float* batch_var,
-                                          float eps, const float* dy, const std::uint8_t* code, float* dz,
-                                          float* dgamma, float* dbeta) {
+void batch_norm_relu_pool_backward(const batch_norm_relu_pool_geometry& g, const float* z, const float* gamma,
+                                   const float* batch_mean, const float* batch_var, float eps, const float* dy,
+                                   const std::uint8_t* code, const float* picked, float* dz, float* dgamma,
+                                   float* dbeta) {
   const std::size_t plane = g.plane(), out_plane = g.out_plane(), cs = g.channels * plane,
                     out_cs = g.channels * out_plane;
   const double count = static_cast<double>(g.batch * plane);
@@ -244,16 +284,9 @@ void batch_norm_relu_pool_backward(const batch_norm_relu_pool_geometry& g, const
     const float m = batch_mean[c];
     double sum_g = 0.0, sum_gx = 0.0;
     for (std::size_t n = 0; n < g.batch; ++n) {
-      const float* zp = z + n * cs + c * plane;
-      const float* dyp = dy + n * out_cs + c * out_plane;
-      const std::uint8_t* cp = code + n * out_cs + c * out_plane;
-      float s = 0.0f, sx = 0.0f;  // one plane's few hundred terms in float, the planes in double
-      detail::for_each_source(g, cp, dyp, [&](std::size_t, std::size_t cell, float gr) {
-        s += gr;
-        sx += gr * (zp[cell] - m);
-      });
-      sum_g += static_cast<double>(s);
-      sum_gx += static_cast<double>(sx);
+      const std::size_t out_at = n * out_cs + c * out_plane;
+      const float* src = g.pool ? picked + out_at : z + n * cs + c * plane;
+      detail::gradient_sums<Arch>(out_plane, dy + out_at, code + out_at, src, m, sum_g, sum_gx);
     }
     const double inv_std = 1.0 / std::sqrt(static_cast<double>(batch_var[c]) + static_cast<double>(eps));
     const double sum_g_xhat = sum_gx * inv_std;

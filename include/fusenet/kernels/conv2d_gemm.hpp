@@ -24,7 +24,7 @@ using scalar::conv2d_geometry;
 namespace detail {
 
 /// The sliding windows of one image and one channel group of g.
-inline im2col_geometry conv2d_windows(const conv2d_geometry& g) {
+constexpr im2col_geometry conv2d_windows(const conv2d_geometry& g) {
   return {g.in_channels / g.groups,
           g.in_h,
           g.in_w,
@@ -38,7 +38,7 @@ inline im2col_geometry conv2d_windows(const conv2d_geometry& g) {
 
 /// True when im2col would copy the input unchanged (1×1 kernel, stride 1, no padding), so the
 /// image itself is the GEMM operand and no im2col buffer is needed.
-inline bool conv2d_is_pointwise(const conv2d_geometry& g) {
+constexpr bool conv2d_is_pointwise(const conv2d_geometry& g) {
   return g.kernel == 1 && g.stride == 1 && g.padding == 0;
 }
 
@@ -65,6 +65,15 @@ inline std::size_t conv2d_thread_rank() {
 
 }  // namespace detail
 
+/// Floats of workspace conv2d_forward needs per thread: the im2col matrix and the bordered image
+/// (none for a pointwise conv, which reads the image itself).
+template <class Arch = xsimd::default_arch>
+constexpr std::size_t conv2d_forward_scratch(const conv2d_geometry& g) {
+  if (detail::conv2d_is_pointwise(g)) return 0;
+  const auto win = detail::conv2d_windows(g);
+  return im2col_col_size<Arch>(win) + im2col_bordered_size<Arch>(win);
+}
+
 /// Images whose weight gradients are summed into one partial before the partials are added to dw
 /// in a fixed order: a constant, so dw never depends on the thread count.
 inline constexpr std::size_t conv2d_dw_chunk = 8;
@@ -87,7 +96,8 @@ void conv2d_forward(const conv2d_geometry& g, const float* x, const float* w, co
   const std::size_t rows = win.channels * g.kernel * g.kernel;  // GEMM depth
   const bool pointwise = detail::conv2d_is_pointwise(g);
   const std::size_t threads = detail::conv2d_threads(g.batch);
-  const std::size_t per_thread = pointwise ? 0 : rows * out_plane;
+  const std::size_t col_size = im2col_col_size<Arch>(win);
+  const std::size_t per_thread = conv2d_forward_scratch<Arch>(g);
   if (workspace.size() < threads * per_thread) workspace.resize(threads * per_thread);
   float* const scratch = workspace.data();
   auto image = [&](std::size_t n) {
@@ -97,7 +107,7 @@ void conv2d_forward(const conv2d_geometry& g, const float* x, const float* w, co
       float* yg = y + (n * g.out_channels + grp * cout_g) * out_plane;
       const float* col = xg;
       if (!pointwise) {
-        im2col(win, xg, col_buffer);
+        im2col_bordered<Arch>(win, xg, col_buffer + col_size, col_buffer);
         col = col_buffer;
       }
       gemm<Arch>(transpose::no, transpose::no, cout_g, out_plane, rows, 1.0f,
@@ -130,7 +140,7 @@ void conv2d_forward(const conv2d_geometry& g, const float* x, const float* w, co
 /// Requires: shapes as in conv2d_forward; dy is N×Cout×Ho×Wo.
 /// Ensures: dx (N×Cin×H×W) overwritten unless nullptr; dw and db ACCUMULATED (+=) unless nullptr,
 /// like PyTorch's .grad; results bit-identical for any thread count; workspace grown to
-/// chunks·|dw| + threads·2·Cin/G·K²·Ho·Wo floats if smaller.
+/// chunks·|dw| + threads·(2·im2col_col_size + im2col_bordered_size) floats if smaller.
 template <class Arch = xsimd::default_arch>
 void conv2d_backward(const conv2d_geometry& g, const float* x, const float* w, const float* dy,
                      float* dx, float* dw, float* db, std::vector<float>& workspace) {
@@ -143,7 +153,9 @@ void conv2d_backward(const conv2d_geometry& g, const float* x, const float* w, c
   const std::size_t chunks = (g.batch + conv2d_dw_chunk - 1) / conv2d_dw_chunk;
   const std::size_t threads = detail::conv2d_threads(chunks);
   const std::size_t partials = dw != nullptr ? chunks * dw_size : 0;
-  const std::size_t per_thread = pointwise ? 0 : 2 * rows * out_plane;  // col and dcol
+  const std::size_t col_size = im2col_col_size<Arch>(win);
+  // col, dcol and the bordered image
+  const std::size_t per_thread = pointwise ? 0 : 2 * col_size + im2col_bordered_size<Arch>(win);
   if (workspace.size() < partials + threads * per_thread) {
     workspace.resize(partials + threads * per_thread);
   }
@@ -161,7 +173,8 @@ void conv2d_backward(const conv2d_geometry& g, const float* x, const float* w, c
   }
   auto chunk = [&](std::size_t c) {
     float* const col = scratch + detail::conv2d_thread_rank() * per_thread;
-    float* const dcol = col + rows * out_plane;
+    float* const dcol = col + col_size;
+    float* const bordered = dcol + col_size;
     const std::size_t first = c * conv2d_dw_chunk,
                       last = std::min(g.batch, first + conv2d_dw_chunk);
     for (std::size_t n = first; n < last; ++n) {
@@ -172,7 +185,7 @@ void conv2d_backward(const conv2d_geometry& g, const float* x, const float* w, c
         if (dw != nullptr) {
           const float* cols = xg;
           if (!pointwise) {
-            im2col(win, xg, col);
+            im2col_bordered<Arch>(win, xg, bordered, col);
             cols = col;
           }
           gemm<Arch>(transpose::no, transpose::yes, cout_g, rows, out_plane, 1.0f, dyg, out_plane,

@@ -166,14 +166,14 @@ class chain_runner<type_list<Layers...>, In> {
   static void fused_forward_one(chain_runner& r, const float* x, float* y, std::size_t n, run_context& ctx) {
     if constexpr (stage_length_[I] > 1 && stage_first_[I] == I) {
       decltype(stage_at_layer<I>())::forward(r.template at<I>(), r.template at<I + 1>(), x, r.outputs_[I].data(), y,
-                                             r.codes_[I], r.stage_scratch_, n, ctx);
+                                             r.records_[I], r.stage_scratch_, n, ctx);
     }
   }
   template <std::size_t I>
   static void fused_backward_one(chain_runner& r, const float* dy, float* dx, std::size_t n, run_context& ctx) {
     if constexpr (stage_length_[I] > 1 && stage_first_[I] == I) {
       decltype(stage_at_layer<I>())::backward(r.template at<I>(), r.template at<I + 1>(), r.stage_inputs_[I],
-                                              r.outputs_[I].data(), r.codes_[I], dy, dx, r.stage_scratch_, n, ctx);
+                                              r.outputs_[I].data(), r.records_[I], dy, dx, r.stage_scratch_, n, ctx);
     }
   }
   template <std::size_t... I>
@@ -271,7 +271,7 @@ class chain_runner<type_list<Layers...>, In> {
   std::array<std::vector<float>, count> outputs_{};
   std::vector<float> ping_, pong_, grad_a_, grad_b_;
   std::array<const float*, count> stage_inputs_{};           // a fused stage's input, read by its backward
-  std::array<std::vector<std::uint8_t>, count> codes_{};     // a fused stage's ReLU/pool record
+  std::array<stage_record, count> records_{};                // a fused stage's ReLU/pool record
   train_stage_scratch stage_scratch_{};
 };
 

@@ -17,6 +17,13 @@
 
 namespace fusenet::detail {
 
+/// What a fused stage's forward keeps for its backward besides the conv output: per output, the ReLU/pool
+/// code and (with the pool) the conv output it came from.
+struct stage_record {
+  std::vector<std::uint8_t> code;
+  std::vector<float> picked;
+};
+
 /// Scratch the fused stages of one chain share (they run one after another, with different sizes).
 struct train_stage_scratch {
   std::vector<kernels::plane_moments> moments;
@@ -44,30 +51,31 @@ struct conv_batch_norm_stage {
 
   /// Train-mode forward of x: z = conv(x) (kept for backward), the batch statistics of z (running
   /// statistics updated), y = the stage's output, code = what backward needs of the ReLU and pool.
-  static void forward(Conv& conv, Norm& norm, const float* x, float* z, float* y, std::vector<std::uint8_t>& code,
+  static void forward(Conv& conv, Norm& norm, const float* x, float* z, float* y, stage_record& record,
                       train_stage_scratch& s, std::size_t n, run_context& ctx) {
     norm.begin_batch_statistics(n);
     const auto e = epilogue(n);
     auto* moments = s.at_least(s.moments, n * e.channels);
     double* mean = s.at_least(s.mean, e.channels);
     double* var = s.at_least(s.var, e.channels);
-    code.resize(n * e.channels * e.out_plane());
+    record.code.resize(n * e.channels * e.out_plane());
+    if (e.pool) record.picked.resize(record.code.size());
     kernels::conv2d_forward(conv.geometry(n), x, conv.value(0), conv.bias_ptr(), z, *ctx.workspace, moments);
     kernels::merge_plane_moments(moments, n, e.channels, e.plane(), mean, var);
     kernels::batch_norm_relu_pool_forward(e, z, mean, var, norm.value(0), norm.value(1),
-                                          static_cast<float>(Norm::layer::epsilon), y, code.data(),
+                                          static_cast<float>(Norm::layer::epsilon), y, record.code.data(), record.picked.data(),
                                           norm.batch_mean(), norm.batch_var());
     norm.end_batch_statistics(n);
   }
 
   /// Backward of the last forward, given dy at the stage's output: accumulates the BatchNorm's and the
   /// convolution's parameter gradients and writes dx unless nullptr.
-  static void backward(Conv& conv, Norm& norm, const float* x, const float* z, const std::vector<std::uint8_t>& code,
+  static void backward(Conv& conv, Norm& norm, const float* x, const float* z, const stage_record& record,
                        const float* dy, float* dx, train_stage_scratch& s, std::size_t n, run_context& ctx) {
     const auto e = epilogue(n);
     float* dz = s.at_least(s.dz, n * e.channels * e.plane());
     kernels::batch_norm_relu_pool_backward(e, z, norm.value(0), norm.batch_mean(), norm.batch_var(),
-                                           static_cast<float>(Norm::layer::epsilon), dy, code.data(), dz,
+                                           static_cast<float>(Norm::layer::epsilon), dy, record.code.data(), record.picked.data(), dz,
                                            norm.grad(0), norm.grad(1));
     kernels::conv2d_backward(conv.geometry(n), x, conv.value(0), dz, dx, conv.grad(0), conv.bias_grad_ptr(),
                              *ctx.workspace);

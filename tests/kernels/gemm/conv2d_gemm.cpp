@@ -3,6 +3,7 @@
 // option.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <fusenet/kernels/conv2d_gemm.hpp>
@@ -142,3 +143,23 @@ TEST_CASE("conv2d via gemm gives bit-identical results with 1 and 2 OpenMP threa
   CHECK(one.db == two.db);
 }
 #endif
+
+TEST_CASE("im2col through the bordered copy gives exactly im2col's matrix, and writes nothing past its slack") {
+  std::mt19937 rng(9);
+  for (const auto& g : geometries) {
+    CAPTURE(g.in_h);
+    CAPTURE(g.kernel);
+    CAPTURE(g.stride);
+    CAPTURE(g.padding);
+    CAPTURE(g.dilation);
+    const fk::im2col_geometry w{g.in_channels / g.groups, g.in_h, g.in_w, g.kernel, g.stride, g.padding,
+                                g.dilation, g.out_h(), g.out_w()};
+    const auto x = random_vector(w.channels * g.in_h * g.in_w, rng);
+    const std::size_t size = w.channels * g.kernel * g.kernel * w.out_h * w.out_w;
+    std::vector<float> want(size), got(fk::im2col_col_size(w) + 8, -7.0f), bordered(fk::im2col_bordered_size(w));
+    fk::im2col(w, x.data(), want.data());
+    fk::im2col_bordered(w, x.data(), bordered.data(), got.data());
+    CHECK(std::equal(want.begin(), want.end(), got.begin()));
+    CHECK(std::all_of(got.end() - 8, got.end(), [](float v) { return v == -7.0f; }));
+  }
+}

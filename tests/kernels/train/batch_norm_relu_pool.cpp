@@ -98,7 +98,7 @@ std::size_t mismatches(const std::vector<Got>& got, const std::vector<double>& w
 }
 
 struct fused_run {
-  std::vector<float> y, batch_mean, batch_var, dz, dgamma, dbeta;
+  std::vector<float> y, picked, batch_mean, batch_var, dz, dgamma, dbeta;
   std::vector<std::uint8_t> code;
 };
 
@@ -109,13 +109,15 @@ fused_run run_fused(const fk::batch_norm_relu_pool_geometry& g, const std::vecto
   merged_statistics(g, z, mean, var);
   r.y.resize(g.batch * g.channels * g.out_plane());
   r.code.resize(r.y.size());
+  r.picked.resize(r.y.size());
   r.batch_mean.resize(g.channels), r.batch_var.resize(g.channels);
   fk::batch_norm_relu_pool_forward(g, z.data(), mean.data(), var.data(), gamma.data(), beta.data(), eps, r.y.data(),
-                                   r.code.data(), r.batch_mean.data(), r.batch_var.data());
+                                   r.code.data(), r.picked.data(), r.batch_mean.data(), r.batch_var.data());
   r.dz.resize(z.size());
   r.dgamma.assign(g.channels, 0.0f), r.dbeta.assign(g.channels, 0.0f);
   fk::batch_norm_relu_pool_backward(g, z.data(), gamma.data(), r.batch_mean.data(), r.batch_var.data(), eps,
-                                    dy.data(), r.code.data(), r.dz.data(), r.dgamma.data(), r.dbeta.data());
+                                    dy.data(), r.code.data(), r.picked.data(), r.dz.data(), r.dgamma.data(),
+                                    r.dbeta.data());
   return r;
 }
 
@@ -150,7 +152,8 @@ TEST_CASE("batch_norm_relu_pool matches batch_norm → relu → max_pool run unf
       } else if (g.pool) {
         const std::size_t wo = g.out_w(), ox = o % wo, oy = (o / wo) % g.out_h();
         const std::size_t cell = (2 * oy + (got.code[o] >> 1u)) * g.width + 2 * ox + (got.code[o] & 1u);
-        wrong_cell += got.code[o] > 3 || cell != want.argmax[o];
+        wrong_cell += got.code[o] > 3 || cell != want.argmax[o] ||
+                      got.picked[o] != z[(o / g.out_plane()) * g.plane() + cell];
       }
     }
     CHECK(wrong_cell == 0);
@@ -201,9 +204,9 @@ TEST_CASE("batch_norm_relu_pool keeps NaN and passes it no gradient, as PyTorch"
   const double mean[] = {0.0}, var[] = {1.0};
   const float gamma[] = {1.0f}, beta[] = {0.0f};
   z[5] = std::numeric_limits<float>::quiet_NaN();  // window (0, 0) of image 0
-  std::vector<float> y(g.batch * g.out_plane()), batch_mean(1), batch_var(1);
+  std::vector<float> y(g.batch * g.out_plane()), picked(y.size()), batch_mean(1), batch_var(1);
   std::vector<std::uint8_t> code(y.size());
-  fk::batch_norm_relu_pool_forward(g, z.data(), mean, var, gamma, beta, eps, y.data(), code.data(),
+  fk::batch_norm_relu_pool_forward(g, z.data(), mean, var, gamma, beta, eps, y.data(), code.data(), picked.data(),
                                    batch_mean.data(), batch_var.data());
   CHECK(std::isnan(y[0]));
   CHECK(code[0] == fk::no_gradient);
