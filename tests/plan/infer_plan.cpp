@@ -32,14 +32,15 @@ static_assert(same(ref_stage<1>, 4, 4, stage_kind::conv, false, true, true, stag
 static_assert(same(ref_stage<2>, 8, 4, stage_kind::dense, true, true, true, stage_pool::none));
 static_assert(same(ref_stage<3>, 12, 1, stage_kind::dense, false, false, false, stage_pool::none));
 static_assert(ref_stage<2>.main() == 9 && ref_stage<0>.fused() && !ref_stage<3>.fused());
-// training fuses conv + batch_norm + relu + 2×2 max pool; the dense head runs layer by layer
+// training fuses conv + batch_norm + relu + 2×2 max pool and dense + batch_norm + relu; flatten stays apart
 template <std::size_t S>
 constexpr fn::stage ref_train_stage = fn::stages<reference, fn::mode::train>[S];
-static_assert(fn::stage_count<reference, fn::mode::train> == 7);
+static_assert(fn::stage_count<reference, fn::mode::train> == 5);
 static_assert(same(ref_train_stage<0>, 0, 4, stage_kind::conv, false, true, true, stage_pool::max));
 static_assert(same(ref_train_stage<1>, 4, 4, stage_kind::conv, false, true, true, stage_pool::max));
 static_assert(same(ref_train_stage<2>, 8, 1, stage_kind::single, false, false, false, stage_pool::none));  // flatten
-static_assert(same(ref_train_stage<3>, 9, 1, stage_kind::single, false, false, false, stage_pool::none));  // dense
+static_assert(same(ref_train_stage<3>, 9, 3, stage_kind::dense, false, true, true, stage_pool::none));
+static_assert(same(ref_train_stage<4>, 12, 1, stage_kind::single, false, false, false, stage_pool::none));
 
 using mixed = fn::test::mixed_net;
 template <std::size_t S>
@@ -64,7 +65,8 @@ template <std::size_t S>
 constexpr fn::stage mixed_train_stage = fn::stages<mixed, fn::mode::train>[S];
 static_assert(same(mixed_train_stage<0>, 0, 2, stage_kind::conv, false, true, false, stage_pool::none));
 static_assert(same(mixed_train_stage<1>, 2, 1, stage_kind::single, false, false, false, stage_pool::none));
-static_assert(fn::stage_count<mixed, fn::mode::train> == mixed::layer_count - 1);
+// linear<24, 16> + batch_norm fuses too (sigmoid does not)
+static_assert(fn::stage_count<mixed, fn::mode::train> == mixed::layer_count - 2);
 
 using resnet = fusenet::test::resnet_net;
 template <std::size_t S>
@@ -117,10 +119,8 @@ TEST_CASE("plan: describe() of the reference net in training lists the fused con
         "stage 0: conv2d 1\u219232 3\u00d73 p1 + bn(batch stats) + relu + max_pool 2 [fused]\n"
         "stage 1: conv2d 32\u219264 3\u00d73 p1 + bn(batch stats) + relu + max_pool 2 [fused]\n"
         "stage 2: flatten\n"
-        "stage 3: dense 3136\u2192128\n"
-        "stage 4: batch_norm\n"
-        "stage 5: relu\n"
-        "stage 6: dense 128\u219210\n");
+        "stage 3: dense 3136\u2192128 + bn(batch stats) + relu [fused]\n"
+        "stage 4: dense 128\u219210\n");
 }
 
 TEST_CASE("plan: the inference model's describe() adds each stage's executor") {

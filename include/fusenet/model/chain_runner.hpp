@@ -46,8 +46,8 @@ class chain_runner<type_list<Layers...>, In> {
   }
 
   /// Runs the chain; returns its output (n×out), owned by the runner until the next call.
-  /// In train mode the layers run as the training plan's stages (a fused conv stage keeps the
-  /// convolution's output and its own), each keeping its output for backward; in eval mode, layer
+  /// In train mode the layers run as the training plan's stages (a fused stage keeps the conv or
+  /// dense output and its own), each keeping its output for backward; in eval mode, layer
   /// by layer, two buffers alternate.
   /// Flatten and identity layers pass their input pointer on (no copy); a ReLU after a layer of
   /// this chain overwrites that layer's output in place, which nothing else reads: the layer
@@ -158,9 +158,9 @@ class chain_runner<type_list<Layers...>, In> {
   template <std::size_t I>
   static auto stage_at_layer() {
     constexpr stage st = list_plan<list, true>::computed.first[stage_index_[I]];
-    using conv_node = std::remove_reference_t<decltype(std::declval<chain_runner&>().template at<I>())>;
+    using head_node = std::remove_reference_t<decltype(std::declval<chain_runner&>().template at<I>())>;
     using norm_node = std::remove_reference_t<decltype(std::declval<chain_runner&>().template at<I + 1>())>;
-    return conv_batch_norm_stage<st, conv_node, norm_node>{};
+    return batch_norm_stage<st, head_node, norm_node>{};
   }
   template <std::size_t I>
   static void fused_forward_one(chain_runner& r, const float* x, float* y, std::size_t n, run_context& ctx) {

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
-// A fused training stage, conv2d → batch_norm [→ relu] [→ 2×2 max pool], run over the nodes that own its
-// tensors: the convolution also takes each output plane's moments while it is in cache, one pass
-// normalises, activates and pools; backward goes back through all of them in one pass to dz, then
-// through the convolution.
+// A fused training stage, conv2d → batch_norm [→ relu] [→ 2×2 max pool] or dense → batch_norm [→ relu],
+// run over the nodes that own its tensors: the convolution also takes each output plane's moments while
+// it is in cache, one pass normalises, activates and pools; backward goes back through all of them in
+// one pass to dz, then through the convolution or dense layer.
 #pragma once
 
 #include <cstddef>
@@ -12,6 +12,7 @@
 #include "fusenet/kernels/batch_norm_relu_pool.hpp"
 #include "fusenet/kernels/batch_stats.hpp"
 #include "fusenet/kernels/conv2d_gemm.hpp"
+#include "fusenet/kernels/linear_gemm.hpp"
 #include "fusenet/model/node.hpp"
 #include "fusenet/plan/stage.hpp"
 
@@ -28,7 +29,7 @@ struct stage_record {
 struct train_stage_scratch {
   std::vector<kernels::plane_moments> moments;
   std::vector<double> mean, var;
-  std::vector<float> dz;  // the gradient at the convolution's output
+  std::vector<float> dz;  // the gradient at the conv or dense output
 
   /// v with at least `size` elements: grown, never shrunk, so stages of different sizes do not
   /// reallocate and refill it on every step.
@@ -39,19 +40,26 @@ struct train_stage_scratch {
   }
 };
 
-/// Layers [first, first + St.count) of a chain, planned as one training stage St (kind conv, with
-/// batch_norm): Conv and Norm are the nodes of the conv2d and the batch_norm.
-template <stage St, class Conv, class Norm>
-struct conv_batch_norm_stage {
-  static_assert(St.kind == stage_kind::conv && St.batch_norm && St.pool != stage_pool::avg);
+/// Layers [first, first + St.count) of a chain, planned as one training stage St: a conv2d or dense
+/// Head, then a batch_norm Norm [, relu] [, 2×2 max pool]. A dense output N×F is the N×F×1×1 case of
+/// the convolution's N×C×H×W: the same epilogue kernels run both.
+template <stage St, class Head, class Norm>
+struct batch_norm_stage {
+  static_assert((St.kind == stage_kind::conv || St.kind == stage_kind::dense) && St.batch_norm &&
+                St.pool != stage_pool::avg && !St.flatten);
+  static constexpr bool conv = St.kind == stage_kind::conv;
 
   static kernels::batch_norm_relu_pool_geometry epilogue(std::size_t n) {
-    return {n, Conv::out.d[0], Conv::out.d[1], Conv::out.d[2], St.relu, St.pool == stage_pool::max};
+    if constexpr (conv) {
+      return {n, Head::out.d[0], Head::out.d[1], Head::out.d[2], St.relu, St.pool == stage_pool::max};
+    } else {
+      return {n, Head::out.size(), 1, 1, St.relu, false};
+    }
   }
 
-  /// Train-mode forward of x: z = conv(x) (kept for backward), the batch statistics of z (running
-  /// statistics updated), y = the stage's output, code = what backward needs of the ReLU and pool.
-  static void forward(Conv& conv, Norm& norm, const float* x, float* z, float* y, stage_record& record,
+  /// Train-mode forward of x: z = head(x) (kept for backward), the batch statistics of z (running
+  /// statistics updated), y = the stage's output, record = what backward needs of the ReLU and pool.
+  static void forward(Head& head, Norm& norm, const float* x, float* z, float* y, stage_record& record,
                       train_stage_scratch& s, std::size_t n, run_context& ctx) {
     norm.begin_batch_statistics(n);
     const auto e = epilogue(n);
@@ -60,25 +68,36 @@ struct conv_batch_norm_stage {
     double* var = s.at_least(s.var, e.channels);
     record.code.resize(n * e.channels * e.out_plane());
     if (e.pool) record.picked.resize(record.code.size());
-    kernels::conv2d_forward(conv.geometry(n), x, conv.value(0), conv.bias_ptr(), z, *ctx.workspace, moments);
+    if constexpr (conv) {
+      // The convolution takes each output plane's moments while the image is in cache.
+      kernels::conv2d_forward(head.geometry(n), x, head.value(0), head.bias_ptr(), z, *ctx.workspace, moments);
+    } else {
+      kernels::linear_forward(n, Head::in.size(), e.channels, x, head.value(0), head.bias_ptr(), z);
+      for (std::size_t i = 0; i < n * e.channels; ++i) moments[i] = {static_cast<double>(z[i]), 0.0};
+    }
     kernels::merge_plane_moments(moments, n, e.channels, e.plane(), mean, var);
     kernels::batch_norm_relu_pool_forward(e, z, mean, var, norm.value(0), norm.value(1),
-                                          static_cast<float>(Norm::layer::epsilon), y, record.code.data(), record.picked.data(),
-                                          norm.batch_mean(), norm.batch_var());
+                                          static_cast<float>(Norm::layer::epsilon), y, record.code.data(),
+                                          record.picked.data(), norm.batch_mean(), norm.batch_var());
     norm.end_batch_statistics(n);
   }
 
   /// Backward of the last forward, given dy at the stage's output: accumulates the BatchNorm's and the
-  /// convolution's parameter gradients and writes dx unless nullptr.
-  static void backward(Conv& conv, Norm& norm, const float* x, const float* z, const stage_record& record,
+  /// head's parameter gradients and writes dx unless nullptr.
+  static void backward(Head& head, Norm& norm, const float* x, const float* z, const stage_record& record,
                        const float* dy, float* dx, train_stage_scratch& s, std::size_t n, run_context& ctx) {
     const auto e = epilogue(n);
     float* dz = s.at_least(s.dz, n * e.channels * e.plane());
     kernels::batch_norm_relu_pool_backward(e, z, norm.value(0), norm.batch_mean(), norm.batch_var(),
-                                           static_cast<float>(Norm::layer::epsilon), dy, record.code.data(), record.picked.data(), dz,
-                                           norm.grad(0), norm.grad(1));
-    kernels::conv2d_backward(conv.geometry(n), x, conv.value(0), dz, dx, conv.grad(0), conv.bias_grad_ptr(),
-                             *ctx.workspace);
+                                           static_cast<float>(Norm::layer::epsilon), dy, record.code.data(),
+                                           record.picked.data(), dz, norm.grad(0), norm.grad(1));
+    if constexpr (conv) {
+      kernels::conv2d_backward(head.geometry(n), x, head.value(0), dz, dx, head.grad(0), head.bias_grad_ptr(),
+                               *ctx.workspace);
+    } else {
+      kernels::linear_backward(n, Head::in.size(), e.channels, x, head.value(0), dz, dx, head.grad(0),
+                               head.bias_grad_ptr());
+    }
   }
 };
 

@@ -24,8 +24,9 @@ struct facts_table<type_list<Layers...>> {
 };
 
 // Longest match at each position. Inference: conv2d [batch_norm] [relu] [pool 2×2], [flatten] dense
-// [batch_norm] [relu]. Training: conv2d batch_norm [relu] [max_pool 2×2] (the conv's epilogue gathers the
-// batch statistics, one pass normalises, activates and pools). Anything else is a stage of its own.
+// [batch_norm] [relu]. Training: conv2d batch_norm [relu] [max_pool 2×2] and dense batch_norm [relu] (the
+// head's epilogue gathers the batch statistics, one pass normalises, activates and pools; a flatten
+// before dense costs nothing in training and stays its own stage). Anything else is a stage of its own.
 template <std::size_t N>
 constexpr std::array<stage, N> rewrite(const std::array<layer_facts, N>& l, bool train, std::size_t& count) {
   std::array<stage, N> out{};
@@ -36,12 +37,15 @@ constexpr std::array<stage, N> rewrite(const std::array<layer_facts, N>& l, bool
     s.first = i;
     std::size_t j = i;
     if (train) {
-      if (i + 1 < N && fusable_head(l[i]) && l[i].kind == "conv2d" && fusable_batch_norm(l[i + 1])) {
-        s.kind = stage_kind::conv;
+      if (i + 1 < N && fusable_head(l[i]) && fusable_batch_norm(l[i + 1])) {
+        s.kind = l[i].kind == "conv2d" ? stage_kind::conv : stage_kind::dense;
         s.batch_norm = true;
         j = i + 2;
         if (j < N && fusable_activation(l[j])) s.relu = true, ++j;
-        if (j < N && fusable_pool(l[j]) && l[j].kind == "max_pool") s.pool = stage_pool::max, ++j;
+        if (s.kind == stage_kind::conv && j < N && fusable_pool(l[j]) && l[j].kind == "max_pool") {
+          s.pool = stage_pool::max;
+          ++j;
+        }
       } else {
         j = i + 1;
       }
@@ -90,7 +94,7 @@ struct stage_plan : list_plan<typename Net::layer_list, std::is_same_v<Mode, mod
 
 /// The stages of Net in Mode, in order (an array sized to the layer count; see stage_count).
 /// Inference groups conv/dense with the BatchNorm (folded), ReLU and 2×2 pool after them; training groups
-/// conv with the BatchNorm (batch statistics), ReLU and 2×2 max pool after it.
+/// conv/dense with the BatchNorm (batch statistics), ReLU and (conv) 2×2 max pool after them.
 template <class Net, class Mode>
 inline constexpr auto stages = detail::stage_plan<Net, Mode>::computed.first;
 
