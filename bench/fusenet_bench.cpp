@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Whole-network benchmarks, one JSON object per line, so runs compare side by side as ratios:
 //   fusenet_bench [--filter REGEX] [--threads T] [--reps N]
-// Names: train/reference (one Adam step: forward + loss + backward + update), infer/reference (fused
+// Names: train/reference (one Adam step: forward + loss + backward + update), train/conv/32-64-14x14/...
+// (the training convolution alone: forward, forward+stats, backward_data, backward_weights), infer/reference (fused
 // inference model), infer/reference/unfused (the trainer's eval_forward, layer by layer), and
 // infer/conv_block/CIN-COUT-HxW (conv3x3 + BN + ReLU through the inference model, NCHW in and out) with its
 // /unfused twin. bench/conv_bench measures the fused kernel alone, as % of the FMA peak.
@@ -15,6 +16,7 @@
 #include <iostream>
 #include <regex>
 #include <string>
+#include <utility>
 #include <vector>
 #include <xtensor/xrandom.hpp>
 #ifdef _OPENMP
@@ -125,6 +127,38 @@ void bench_conv_block(const options& o, std::size_t batch) {
   }
 }
 
+// The training convolution of the reference net's second stage (32→64, 3×3, 14×14) alone, side by side:
+// forward, forward that also takes the batch-statistics moments (the fused stage's conv pass), and the
+// two halves of backward (input gradient; weight and bias gradient), each 2·MACs FLOPs.
+void bench_train_conv(const options& o, std::size_t batch) {
+  namespace fk = fusenet::kernels;
+  const fk::conv2d_geometry g{batch, 32, 14, 14, 64, 3, 1, 1, 1, 1};
+  const double flops = 2.0 * static_cast<double>(batch * 64 * 14 * 14 * 32 * 9);
+  const std::string base = "train/conv/32-64-14x14";
+  auto values = [](std::size_t n) {
+    xt::xtensor<float, 1> v = xt::random::rand<float>({n});
+    return std::vector<float>(v.begin(), v.end());
+  };
+  const auto x = values(batch * 32 * 14 * 14), w = values(64 * 32 * 9), b = values(64), dy = values(batch * 64 * 14 * 14);
+  std::vector<float> y(dy.size()), dx(x.size()), dw(w.size()), db(b.size()), workspace;
+  std::vector<fk::plane_moments> moments(batch * 64);
+  for (int t : o.threads) {
+    set_threads(t);
+    const std::pair<std::string, std::function<void()>> runs[] = {
+        {base + "/forward", [&] { fk::conv2d_forward(g, x.data(), w.data(), b.data(), y.data(), workspace); }},
+        {base + "/forward+stats",
+         [&] { fk::conv2d_forward(g, x.data(), w.data(), b.data(), y.data(), workspace, moments.data()); }},
+        {base + "/backward_data",
+         [&] { fk::conv2d_backward(g, x.data(), w.data(), dy.data(), dx.data(), nullptr, nullptr, workspace); }},
+        {base + "/backward_weights",
+         [&] { fk::conv2d_backward(g, x.data(), w.data(), dy.data(), nullptr, dw.data(), db.data(), workspace); }},
+    };
+    for (const auto& [name, call] : runs) {
+      if (std::regex_search(name, o.filter)) report(name, batch, t, flops, o.reps, call);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -148,6 +182,7 @@ int main(int argc, char** argv) {
     }
   }
   bench_reference(o);
+  bench_train_conv(o, 64);
   bench_conv_block<32, 64, 14>(o, 1);
   bench_conv_block<32, 64, 14>(o, 64);
   bench_conv_block<64, 64, 56>(o, 1);
