@@ -38,16 +38,17 @@ inline void for_blocks(std::size_t n, Body body) {
 
 }  // namespace detail
 
-/// y = max(x, 0) over n elements (NaN propagates as in the scalar twin: NaN > 0 is false, so 0).
+/// y = max(x, 0) over n elements; NaN stays NaN, as torch.relu and scalar::relu (GCC 12 vectorises the test).
 template <class Arch = xsimd::default_arch>
 void relu_forward(std::size_t n, const float* x, float* y) {
   detail::for_blocks(n, [=](std::size_t b, std::size_t e) {
-    for (std::size_t i = b; i < e; ++i) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    for (std::size_t i = b; i < e; ++i) y[i] = scalar::relu(x[i]);
   });
 }
 
-/// dx = dy where the forward input x > 0, else 0 (PyTorch's threshold_backward).
-/// x may equally be the forward OUTPUT: relu(x) > 0 exactly where x > 0.
+/// dx = dy where the forward input x > 0, else 0, as scalar::relu_backward (PyTorch's threshold_backward for every
+/// x but NaN: there PyTorch passes dy, fusenet gives 0). x may equally be the forward OUTPUT: relu(x) > 0 exactly
+/// where x > 0 (relu(NaN) is NaN, not > 0).
 template <class Arch = xsimd::default_arch>
 void relu_backward(std::size_t n, const float* x, const float* dy, float* dx) {
   detail::for_blocks(n, [=](std::size_t b, std::size_t e) {
@@ -59,7 +60,7 @@ void relu_backward(std::size_t n, const float* x, const float* dy, float* dx) {
   });
 }
 
-/// y = x for x > 0, else slope * x (nn.LeakyReLU(negative_slope = slope)).
+/// y = x for x > 0, else slope * x (nn.LeakyReLU(negative_slope = slope)); NaN stays NaN (slope · NaN).
 template <class Arch = xsimd::default_arch>
 void leaky_relu_forward(std::size_t n, const float* x, float* y, float slope) {
   detail::for_blocks(n, [=](std::size_t b, std::size_t e) {

@@ -8,6 +8,7 @@
 // then a = relu(c) (or a = c), then the pool:
 //   max: p[o][y][x] = max of a over rows 2y, 2y+1 and columns 2x, 2x+1;  avg: their sum / 4
 //   (nn.MaxPool2d(2) / nn.AvgPool2d(2): floor mode, an odd last row or column is dropped).
+//   A NaN stays NaN through the ReLU and the max, as in torch.relu and nn.MaxPool2d.
 // Layouts are described in layout.hpp: bordered NHWC activations in and out, packed weights.
 //
 // How it is fast (DESIGN.md "Kernels: what is known to work"): output channels in the vector lanes; a register
@@ -26,22 +27,13 @@
 #include <xsimd/xsimd.hpp>
 
 #include "fusenet/kernels/layout.hpp"
-
-// GCC 12 reports the intentionally undefined source operand of _mm512_max_ps (via xsimd::max) as maybe
-// uninitialized when inlined here: https://gcc.gnu.org/bugzilla/show_bug.cgi?id=105593 (fixed in GCC 13).
-#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ < 13
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#define FUSENET_CONV_BLOCKED_POP_DIAGNOSTIC
-#endif
-
 #include "fusenet/kernels/registers.hpp"
 
 namespace fusenet::kernels {
 
 /// Epilogue tag: the convolution output (plus bias) is stored as it is.
 struct act_none {};
-/// Epilogue tag: ReLU, max(x, 0), is applied before pooling and storing.
+/// Epilogue tag: ReLU, max(x, 0) with NaN kept, is applied before pooling and storing.
 struct act_relu {};
 /// Pool tag: 2×2 max pool with stride 2 (only used when PoolWindow is 2).
 struct pool_max {};
@@ -129,6 +121,21 @@ struct default_tile {
 /// row of a pool window in `scratch`, or combine the second row with `scratch` and store the pooled values.
 enum class tile_phase { store, pool_first_row, pool_second_row };
 
+/// relu(a) with NaN kept, as torch.relu and scalar::relu. Not xsimd::max(a, 0): x86's max returns its second
+/// operand when either is NaN, so that would turn NaN into 0.
+template <class Vec>
+[[gnu::always_inline]] inline Vec relu_keep_nan(const Vec& a) {
+  const Vec zero(0.0f);
+  return xsimd::select(a > zero || xsimd::isnan(a), a, zero);
+}
+
+/// max(a, b) with a NaN in either kept, PyTorch's max-pool rule (`v > best || isnan(v)`, as
+/// scalar::max_pool2d_forward); xsimd::max would keep b's NaN but drop a's on x86.
+template <class Vec>
+[[gnu::always_inline]] inline Vec max_keep_nan(const Vec& a, const Vec& b) {
+  return xsimd::select(b > a || xsimd::isnan(b), b, a);
+}
+
 /// Accumulates one tile of one conv-output row and runs its epilogue. `in` is the padded input at the tile's
 /// top-left tap, `w` the first packed block of the tile's channels, `out` the first stored pixel (pooled).
 template <class Geo, std::size_t Vectors, std::size_t Cols, bool InputReuse, tile_phase Phase, class Pool, class Act>
@@ -196,14 +203,13 @@ template <class Geo, std::size_t Vectors, std::size_t Cols, bool InputReuse, til
     }
   }
 
-  const vec zero(0.0f);
   if constexpr (Phase == tile_phase::store) {
 #pragma GCC unroll 64
     for (std::size_t c = 0; c < Cols; ++c)
 #pragma GCC unroll 8
       for (std::size_t q = 0; q < Vectors; ++q) {
         vec a = acc[c][q];
-        if constexpr (relu) a = xsimd::max(a, zero);
+        if constexpr (relu) a = relu_keep_nan(a);
         a.store_unaligned(out + c * Geo::cout + q * v);
       }
   } else {
@@ -215,9 +221,9 @@ template <class Geo, std::size_t Vectors, std::size_t Cols, bool InputReuse, til
       for (std::size_t q = 0; q < Vectors; ++q) {
         vec a0 = acc[2 * c][q], a1 = acc[2 * c + 1][q], p;
         if constexpr (max_pool) {
-          p = xsimd::max(a0, a1);
+          p = max_keep_nan(a0, a1);
         } else {
-          if constexpr (relu) a0 = xsimd::max(a0, zero), a1 = xsimd::max(a1, zero);
+          if constexpr (relu) a0 = relu_keep_nan(a0), a1 = relu_keep_nan(a1);
           p = a0 + a1;
         }
         float* s = scratch + (c * Vectors + q) * v;
@@ -226,8 +232,8 @@ template <class Geo, std::size_t Vectors, std::size_t Cols, bool InputReuse, til
         } else {
           const vec first = vec::load_aligned(s);
           if constexpr (max_pool) {
-            p = xsimd::max(first, p);
-            if constexpr (relu) p = xsimd::max(p, zero);
+            p = max_keep_nan(first, p);
+            if constexpr (relu) p = relu_keep_nan(p);
           } else {
             p = (first + p) * vec(0.25f);
           }
@@ -363,8 +369,3 @@ inline void conv_bias_relu_pool(const float* in, const float* packed_w, const fl
 }
 
 }  // namespace fusenet::kernels
-
-#ifdef FUSENET_CONV_BLOCKED_POP_DIAGNOSTIC
-#undef FUSENET_CONV_BLOCKED_POP_DIAGNOSTIC
-#pragma GCC diagnostic pop
-#endif

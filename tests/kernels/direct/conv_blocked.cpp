@@ -204,3 +204,57 @@ TEST_CASE_TEMPLATE("conv_bias_relu_pool: first layer with the plain loop instead
   fk::nhwc_to_nchw<32, 14, 14, 0>(a.data(), got.data(), n);
   check_close(got, want);
 }
+
+namespace {
+
+// A NaN input pixel makes its conv-output pixel NaN in every channel (a 1×1 kernel, and 0·NaN is NaN), so an
+// output is NaN exactly when its window (the pixel itself, or its 2×2 pool window) holds a NaN pixel, wherever in
+// the window: ReLU and the max pool keep NaN (torch.relu, nn.MaxPool2d); the average takes it into the sum.
+// The NaN pixels sit at the four places of four different windows (x86's max would drop a NaN in its first operand).
+template <std::size_t PoolWindow, class Pool, class Act, class Arch>
+void check_nan_kept() {
+  constexpr std::size_t cin = 2, cout = 32, h = 8, w = 8, ho = h / PoolWindow, wo = w / PoolWindow;
+  auto x = random_vector(cin * h * w, -1.0f, 1.0f, 71);
+  const auto wt = random_vector(cout * cin, -0.7f, 0.7f, 72), b = random_vector(cout, -0.7f, 0.7f, 73);
+  const std::size_t nan_pixels[][2] = {{0, 0}, {0, 3}, {3, 4}, {5, 7}};  // (row, column), channel 1
+  for (const auto& p : nan_pixels) x[(1 * h + p[0]) * w + p[1]] = std::numeric_limits<float>::quiet_NaN();
+
+  std::vector<float> want(cout * ho * wo);
+  fk::scalar::conv_bias_relu_pool<cin, cout, h, w, 1, 0, PoolWindow, Pool, Act>(x.data(), wt.data(), b.data(),
+                                                                               want.data(), 1);
+  fk::aligned_vector<float> xin(fk::nhwc_image_size<cin, h, w, 0>), wp(fk::packed_weights_size<cin, cout, 1>);
+  fk::nchw_to_nhwc<cin, h, w, 0>(x.data(), xin.data(), 1);
+  fk::pack_conv_weights<cin, cout, 1, Arch>(wt.data(), wp.data());
+  fk::aligned_vector<float> yout(fk::nhwc_image_size<cout, ho, wo, 0>);
+  fk::conv_bias_relu_pool<cin, cout, h, w, 1, 0, PoolWindow, Pool, Act, 0, Arch>(xin.data(), wp.data(), b.data(),
+                                                                                 yout.data(), 1);
+  std::vector<float> got(want.size());
+  fk::nhwc_to_nchw<cout, ho, wo, 0>(yout.data(), got.data(), 1);
+
+  std::size_t wrong_fast = 0, wrong_scalar = 0, nan_outputs = 0;
+  for (std::size_t o = 0; o < cout; ++o)
+    for (std::size_t y = 0; y < ho; ++y)
+      for (std::size_t xx = 0; xx < wo; ++xx) {
+        bool expect_nan = false;
+        for (const auto& p : nan_pixels) expect_nan = expect_nan || (p[0] / PoolWindow == y && p[1] / PoolWindow == xx);
+        const std::size_t i = (o * ho + y) * wo + xx;
+        nan_outputs += expect_nan;
+        wrong_fast += std::isnan(got[i]) != expect_nan;
+        wrong_scalar += std::isnan(want[i]) != expect_nan;
+        if (expect_nan) got[i] = want[i] = 0.0f;  // the finite rest is compared below
+      }
+  CHECK(nan_outputs == 4 * cout);
+  CHECK(wrong_fast == 0);
+  CHECK(wrong_scalar == 0);
+  check_close(got, want);
+}
+
+}  // namespace
+
+TEST_CASE_TEMPLATE("conv_bias_relu_pool: a NaN input stays NaN through ReLU and the 2x2 max or average pool", Arch,
+                   FUSENET_TEST_ARCHS) {
+  check_nan_kept<2, fk::pool_max, fk::act_relu, Arch>();
+  check_nan_kept<2, fk::pool_max, fk::act_none, Arch>();
+  check_nan_kept<2, fk::pool_avg, fk::act_relu, Arch>();
+  check_nan_kept<1, fk::pool_max, fk::act_relu, Arch>();
+}

@@ -121,6 +121,12 @@ def other_cases():
     run("leaky_relu", lambda x: F.leaky_relu(x, 0.2), {"x": f32(3, 17)})
     run("sigmoid", lambda x: torch.sigmoid(x), {"x": f32(3, 17, lo=-6.0, hi=6.0)})
     run("tanh", lambda x: torch.tanh(x), {"x": f32(3, 17, lo=-3.0, hi=3.0)})
+    # Special values (drawn last, so the random cases above keep their numbers): relu and leaky_relu keep NaN and
+    # ±inf; at NaN the gradient is that of x <= 0 (threshold_backward: 0; leaky_relu_backward: slope · r).
+    nan, inf = float("nan"), float("inf")
+    special = torch.tensor([[nan, inf, -inf, 0.0, -0.0, 1.0], [-1.0, 0.5, -0.5, nan, 3.0, -3.0]], dtype=torch.float64)
+    run("relu_special", lambda x: F.relu(x), {"x": special})
+    run("leaky_relu_special", lambda x: F.leaky_relu(x, 0.2), {"x": special})
 
 
 if __name__ == "__main__":

@@ -7,25 +7,32 @@
 
 namespace fusenet::kernels::scalar {
 
-/// y = max(x, 0) over n elements.
+/// relu(v) = max(v, 0) with NaN kept, as torch.relu (clamp_min propagates NaN); `v > 0` alone would give 0.
 template <class T>
-void relu_forward(std::size_t n, const T* x, T* y) {
-  for (std::size_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : T(0);
+constexpr T relu(T v) {
+  return v > T(0) || v != v ? v : T(0);
 }
 
-/// dx = dy where the forward input x > 0, else 0 (PyTorch's threshold_backward: the gradient at 0 is 0).
+/// y = relu(x) over n elements (NaN stays NaN).
+template <class T>
+void relu_forward(std::size_t n, const T* x, T* y) {
+  for (std::size_t i = 0; i < n; ++i) y[i] = relu(x[i]);
+}
+
+/// dx = dy where the forward input x > 0, else 0 (PyTorch's threshold_backward: the gradient at 0 is 0). At NaN
+/// this gives 0; PyTorch 1.13 passes dy there (it tests x <= 0), see tests/reference/ops "relu_special".
 template <class T>
 void relu_backward(std::size_t n, const T* x, const T* dy, T* dx) {
   for (std::size_t i = 0; i < n; ++i) dx[i] = x[i] > T(0) ? dy[i] : T(0);
 }
 
-/// y = x for x > 0, else slope * x (nn.LeakyReLU(negative_slope = slope)).
+/// y = x for x > 0, else slope * x (nn.LeakyReLU(negative_slope = slope)); NaN stays NaN (slope · NaN).
 template <class T>
 void leaky_relu_forward(std::size_t n, const T* x, T* y, T slope) {
   for (std::size_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : x[i] * slope;
 }
 
-/// dx = dy where x > 0, else slope * dy (PyTorch's leaky_relu_backward: the gradient at 0 is slope).
+/// dx = dy where x > 0, else slope * dy (PyTorch's leaky_relu_backward: the gradient at 0 and at NaN is slope).
 template <class T>
 void leaky_relu_backward(std::size_t n, const T* x, const T* dy, T* dx, T slope) {
   for (std::size_t i = 0; i < n; ++i) dx[i] = x[i] > T(0) ? dy[i] : dy[i] * slope;

@@ -2,11 +2,12 @@
 // Scalar twin of kernels/conv_blocked.hpp: the same fused conv + bias + activation + pool as plain loops on NCHW.
 #pragma once
 
-#include <algorithm>
 #include <cstddef>
+#include <initializer_list>
 #include <type_traits>
 
 #include "fusenet/kernels/conv_blocked.hpp"
+#include "fusenet/kernels/scalar/activations.hpp"
 
 namespace fusenet::kernels::scalar {
 
@@ -14,7 +15,7 @@ namespace fusenet::kernels::scalar {
 /// Requires: `in` is NCHW [batch][Cin][H][W], `w` is [Cout][Cin][K][K], `bias` has Cout floats, `out` holds
 /// batch·Cout·Ho·Wo floats with Ho = (H + 2Pad − K + 1) / PoolWindow (floor, likewise Wo).
 /// Ensures: `out` is NCHW, the value nn.Conv2d(padding=Pad) → [nn.ReLU] → [nn.MaxPool2d(2) | nn.AvgPool2d(2)]
-/// computes, up to float summation order.
+/// computes, up to float summation order; a NaN stays NaN through the ReLU and the max pool, as in PyTorch.
 template <std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, std::size_t K, std::size_t Pad,
           std::size_t PoolWindow, class Pool, class Act>
 inline void conv_bias_relu_pool(const float* in, const float* w, const float* bias, float* out, std::size_t batch) {
@@ -31,7 +32,7 @@ inline void conv_bias_relu_pool(const float* in, const float* w, const float* bi
           if (y + ky < Pad || x + kx < Pad || y + ky - Pad >= H || x + kx - Pad >= W) continue;
           s += w[((o * Cin + i) * K + ky) * K + kx] * in[((n * Cin + i) * H + y + ky - Pad) * W + x + kx - Pad];
         }
-    if constexpr (std::is_same_v<Act, act_relu>) s = std::max(s, 0.0f);
+    if constexpr (std::is_same_v<Act, act_relu>) s = relu(s);
     return s;
   };
   for (std::size_t n = 0; n < batch; ++n)
@@ -42,8 +43,11 @@ inline void conv_bias_relu_pool(const float* in, const float* w, const float* bi
           if constexpr (PoolWindow == 1) {
             r = conv_at(n, o, y, x);
           } else if constexpr (std::is_same_v<Pool, pool_max>) {
-            r = std::max(std::max(conv_at(n, o, 2 * y, 2 * x), conv_at(n, o, 2 * y, 2 * x + 1)),
-                         std::max(conv_at(n, o, 2 * y + 1, 2 * x), conv_at(n, o, 2 * y + 1, 2 * x + 1)));
+            // the window in row-major order with max_pool2d_forward's rule (`v > best || isnan(v)`)
+            r = conv_at(n, o, 2 * y, 2 * x);
+            for (const float v : {conv_at(n, o, 2 * y, 2 * x + 1), conv_at(n, o, 2 * y + 1, 2 * x),
+                                  conv_at(n, o, 2 * y + 1, 2 * x + 1)})
+              if (v > r || v != v) r = v;
           } else {
             r = (conv_at(n, o, 2 * y, 2 * x) + conv_at(n, o, 2 * y, 2 * x + 1) + conv_at(n, o, 2 * y + 1, 2 * x) +
                  conv_at(n, o, 2 * y + 1, 2 * x + 1)) /
