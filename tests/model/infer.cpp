@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
 // model<Net, mode::infer> against the trainer's unfused eval_forward (the oracle) after a few training steps:
 // the reference CNN, the every-layer-kind net, a ResNet basic-block net and a net that crosses every layout
-// boundary; loading from a file; and one fused direct conv stage against the scalar loops run layer by layer.
+// boundary; loading from a file; one fused direct conv stage against the scalar loops run layer by layer; and a
+// NaN pixel reaching the logits as in PyTorch.
 
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <fusenet/fusenet.hpp>
 #include <fusenet/kernels/scalar/activations.hpp>
@@ -186,4 +188,39 @@ TEST_CASE("infer: a fused direct conv stage equals conv → BN → ReLU → max 
   xt::xtensor<float, 4> want = xt::xtensor<float, 4>::from_shape({n, 32, 5, 5});
   std::copy(pooled.begin(), pooled.end(), want.begin());
   check_close(deployed.forward(x), want);
+}
+
+namespace {
+
+/// Sample 1 of a batch of 2 gets one NaN pixel. PyTorch's ReLU and max pool keep NaN and every later conv or
+/// dense output reads it, so all of sample 1's logits are NaN; sample 0 is untouched, so all of its are finite.
+template <class Net>
+void check_nan_reaches_logits(std::uint32_t seed) {
+  using train_model = fn::model<Net, fn::mode::train>;
+  train_model m{seed};
+  train_a_little(m, seed);
+  fn::model<Net, fn::mode::infer> deployed{m};
+  auto x = random_tensor<typename train_model::input_tensor>(batch_shape<Net>(2), seed + 1);
+  x(1, 0, 5, 7) = std::numeric_limits<float>::quiet_NaN();
+  const auto got = deployed.forward(x);
+  const auto oracle = m.eval_forward(x);  // the trainer's layer-by-layer path says the same
+  constexpr std::size_t classes = Net::output_dims.size();
+  for (std::size_t c = 0; c < classes; ++c) {
+    CAPTURE(c);
+    CHECK(std::isfinite(got(0, c)));
+    CHECK(std::isnan(got(1, c)));
+    CHECK(std::isnan(oracle(1, c)));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("infer: a NaN input pixel gives NaN logits, not finite numbers (ReLU and max pool keep NaN)") {
+  SUBCASE("direct conv stages with ReLU and max pool, dense head") {
+    check_nan_reaches_logits<fn::test::reference_net>(71);
+  }
+  SUBCASE("GEMM conv with fused max pool, reference leaky_relu, average pool") {
+    check_nan_reaches_logits<layouts_net>(72);
+  }
+  SUBCASE("ResNet: residual blocks as reference stages") { check_nan_reaches_logits<resnet_net>(73); }
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// model<Net, mode::infer>::forward into caller memory allocates nothing after a warm-up batch: every global
-// operator new / delete of this program is replaced by a counting version.
+// model<Net, mode::infer>::forward into caller memory allocates nothing after a warm-up batch, with the model's
+// own workspace or a caller's: every global operator new / delete of this program is replaced by a counting version.
 
 #include <doctest/doctest.h>
 
@@ -67,20 +67,28 @@ namespace {
 
 using resnet_net = fusenet::test::resnet_net;
 
-/// Allocations made by forwards at batch 64, 64, 1, 3, 17 and 64 after one warm-up forward at batch 64.
-template <class Net>
+/// Allocations made by forwards at batch 64, 64, 1, 3, 17 and 64 after one warm-up forward at batch 64, through
+/// the model's own workspace or (WithWorkspace) a caller's workspace and the const forward.
+template <class Net, bool WithWorkspace = false>
 std::size_t allocations_after_warm_up() {
+  using infer_model = fn::model<Net, fn::mode::infer>;
   fn::model<Net, fn::mode::train> trained{7};
-  fn::model<Net, fn::mode::infer> deployed{trained};
+  infer_model deployed{trained};
+  const infer_model& shared = deployed;
+  typename infer_model::workspace ws;
   constexpr std::size_t in = Net::input_shape.size(), out = Net::output_dims.size(), most = 64;
   std::vector<float> x(most * in), y(most * out);
   std::mt19937 rng(8);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   for (auto& v : x) v = normal(rng);
-  deployed.forward(x.data(), most, y.data());
+  auto forward = [&](std::size_t n) {
+    if constexpr (WithWorkspace) shared.forward(x.data(), n, y.data(), ws);
+    else deployed.forward(x.data(), n, y.data());
+  };
+  forward(most);
   const std::size_t before = allocations.load();
   for (std::size_t n : {std::size_t{64}, std::size_t{64}, std::size_t{1}, std::size_t{3}, std::size_t{17}, most})
-    deployed.forward(x.data(), n, y.data());
+    forward(n);
   const std::size_t made = allocations.load() - before;
   // the forwards ran: the outputs are finite numbers, not the zeros the vector started with
   bool finite = true, nonzero = false;
@@ -109,4 +117,10 @@ TEST_CASE("infer alloc: mixed net forward allocates nothing after warm-up") {
 
 TEST_CASE("infer alloc: ResNet forward allocates nothing after warm-up") {
   CHECK(allocations_after_warm_up<resnet_net>() == 0);
+}
+
+TEST_CASE("infer alloc: the const forward with a caller's workspace allocates nothing after warm-up") {
+  CHECK(allocations_after_warm_up<fn::test::reference_net, true>() == 0);
+  CHECK(allocations_after_warm_up<fn::test::mixed_net, true>() == 0);  // reference stages: state copied at warm-up
+  CHECK(allocations_after_warm_up<resnet_net, true>() == 0);
 }

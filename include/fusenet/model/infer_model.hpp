@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: MIT
 // model<Net, mode::infer>: a trained network frozen for inference — BatchNorm folded into the weights, stages
-// run by fused kernels chosen at compile time, and no heap allocation once a batch size has been seen.
+// run by fused kernels chosen at compile time, no heap allocation once a batch size has been seen, and a const
+// forward into a caller-owned workspace so that threads can share one model.
 #pragma once
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <boost/hana/at.hpp>
 #include <boost/hana/tuple.hpp>
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -24,6 +28,7 @@
 #include "fusenet/kernels/conv_blocked.hpp"
 #include "fusenet/kernels/layout.hpp"
 #include "fusenet/kernels/linear_gemm.hpp"
+#include "fusenet/kernels/scalar/activations.hpp"
 #include "fusenet/model/node.hpp"
 #include "fusenet/model/train_model.hpp"
 #include "fusenet/plan/describe.hpp"
@@ -150,6 +155,30 @@ folded_layer fold_stage(const tensor_lookup& t) {
   return f;
 }
 
+/// The per-call state of a stage that computes from its weights alone (the fused executors): none.
+struct no_stage_state {};
+
+/// A number no other object of the program has had: each model<Net, mode::infer> (and each copy or move of one)
+/// gets a new one, so a workspace knows whether the reference-stage state it holds was copied from the model it
+/// is given (with that model's weights) or must be copied again.
+class instance_id {
+ public:
+  instance_id() : value_(next()) {}
+  instance_id(const instance_id&) : value_(next()) {}
+  instance_id& operator=(const instance_id&) {
+    value_ = next();
+    return *this;
+  }
+  std::uint64_t value() const { return value_; }
+
+ private:
+  static std::uint64_t next() {
+    static std::atomic<std::uint64_t> counter{0};
+    return counter.fetch_add(1, std::memory_order_relaxed) + 1;
+  }
+  std::uint64_t value_;
+};
+
 /// Scratch memory a stage may use besides its input and output (each buffer holds batch × work floats).
 struct infer_buffers {
   float* a = nullptr;
@@ -212,15 +241,16 @@ class infer_stage<Net, S, infer_executor::direct_conv> {
   static constexpr std::size_t work_floats =
       std::max(kernels::nhwc_image_size<cin, h, w, pad>, kernels::nhwc_image_size<cout, ho, wo, 0>);
   static constexpr std::size_t gemm_floats = 0;
+  using state = no_stage_state;
 
-  void load(const tensor_lookup& t) {
+  void load(const tensor_lookup& t, state&) {
     const folded_layer f = fold_stage<Net, S>(t);
     weights_.resize(kernels::packed_weights_size<cin, cout, k>);
     kernels::pack_conv_weights<cin, cout, k>(f.weight.data(), weights_.data());
     bias_ = f.bias;
   }
 
-  void run(const float* x, float* y, std::size_t n, infer_buffers& buf) const {
+  void run(const float* x, float* y, std::size_t n, infer_buffers& buf, state&) const {
     const float* in = x;
     if constexpr (!in_nhwc) {
       kernels::nchw_to_nhwc<cin, h, w, pad>(x, buf.a, n);
@@ -255,18 +285,19 @@ class infer_stage<Net, S, infer_executor::gemm_conv> {
   static constexpr infer_executor executor = infer_executor::gemm_conv;
   static constexpr std::size_t out_floats = written_floats<Net, S>();
   static constexpr std::size_t work_floats = F::main_out.size();
-  /// The im2col buffer conv2d_forward needs per thread (none for a pointwise conv, which reads the image).
-  static constexpr std::size_t gemm_floats =
-      L::kernel == 1 && L::step == 1 && L::pad == 0 ? 0
-                                                    : F::main_in.d[0] / L::group_count * L::kernel * L::kernel * plane;
+  /// The scratch conv2d_forward needs per thread (none for a pointwise conv, which reads the image).
+  static constexpr std::size_t gemm_floats = kernels::conv2d_forward_scratch(
+      {1, F::main_in.d[0], F::main_in.d[1], F::main_in.d[2], L::out_channels, L::kernel, L::step, L::pad, L::dil,
+       L::group_count});
+  using state = no_stage_state;
 
-  void load(const tensor_lookup& t) {
+  void load(const tensor_lookup& t, state&) {
     folded_layer f = fold_stage<Net, S>(t);
     weights_ = std::move(f.weight);
     bias_ = std::move(f.bias);
   }
 
-  void run(const float* x, float* y, std::size_t n, infer_buffers& buf) const {
+  void run(const float* x, float* y, std::size_t n, infer_buffers& buf, state&) const {
     constexpr bool out_nhwc = writes_nhwc<Net, S>;
     float* conv = (pooled || out_nhwc) ? buf.a : y;
     const kernels::conv2d_geometry g{n,          F::main_in.d[0], F::main_in.d[1], F::main_in.d[2], L::out_channels,
@@ -277,13 +308,14 @@ class infer_stage<Net, S, infer_executor::gemm_conv> {
       result = out_nhwc ? buf.b : y;
       pool_relu(conv, result, n);
     } else if constexpr (F::st.relu) {
-      for (std::size_t i = 0; i < n * cout * plane; ++i) conv[i] = std::max(conv[i], 0.0f);
+      for (std::size_t i = 0; i < n * cout * plane; ++i) conv[i] = kernels::scalar::relu(conv[i]);
     }
     if constexpr (out_nhwc) hand_over<Net, S>(result, y, n);
   }
 
  private:
-  // 2×2 stride-2 floor-mode pool of relu(conv) (or conv), as nn.MaxPool2d(2) / nn.AvgPool2d(2).
+  // 2×2 stride-2 floor-mode pool of relu(conv) (or conv), as nn.MaxPool2d(2) / nn.AvgPool2d(2); a NaN stays NaN
+  // through the ReLU and the max (PyTorch's `v > best || isnan(v)`, as scalar::max_pool2d_forward).
   static void pool_relu(const float* c, float* p, std::size_t n) {
     constexpr std::size_t ho = hc / 2, wo = wc / 2;
     for (std::size_t m = 0; m < n * cout; ++m) {
@@ -294,9 +326,15 @@ class infer_stage<Net, S, infer_executor::gemm_conv> {
           float a[4] = {cp[2 * y * wc + 2 * x], cp[2 * y * wc + 2 * x + 1], cp[(2 * y + 1) * wc + 2 * x],
                         cp[(2 * y + 1) * wc + 2 * x + 1]};
           if constexpr (F::st.relu)
-            for (float& v : a) v = std::max(v, 0.0f);
-          pp[y * wo + x] = F::st.pool == stage_pool::max ? std::max(std::max(a[0], a[1]), std::max(a[2], a[3]))
-                                                         : (a[0] + a[1] + a[2] + a[3]) / 4.0f;
+            for (float& v : a) v = kernels::scalar::relu(v);
+          if constexpr (F::st.pool == stage_pool::max) {
+            float best = a[0];
+            for (std::size_t i = 1; i < 4; ++i)
+              if (a[i] > best || a[i] != a[i]) best = a[i];
+            pp[y * wo + x] = best;
+          } else {
+            pp[y * wo + x] = (a[0] + a[1] + a[2] + a[3]) / 4.0f;
+          }
         }
     }
   }
@@ -318,20 +356,21 @@ class infer_stage<Net, S, infer_executor::gemm_dense> {
   static constexpr std::size_t out_floats = out_features;
   static constexpr std::size_t work_floats = 0;
   static constexpr std::size_t gemm_floats = 0;  // the GEMM packs into its own thread-local buffers
+  using state = no_stage_state;
 
-  void load(const tensor_lookup& t) {
+  void load(const tensor_lookup& t, state&) {
     folded_layer f = fold_stage<Net, S>(t);
     weights_ = std::move(f.weight);
     bias_ = std::move(f.bias);
   }
 
-  void run(const float* x, float* y, std::size_t n, infer_buffers&) const {
+  void run(const float* x, float* y, std::size_t n, infer_buffers&, state&) const {
     kernels::linear_forward(n, in_features, out_features, x, weights_.data(), nullptr, y);
     for (std::size_t s = 0; s < n; ++s) {
       float* row = y + s * out_features;
       for (std::size_t o = 0; o < out_features; ++o) {
         const float v = row[o] + bias_[o];
-        row[o] = F::st.relu ? std::max(v, 0.0f) : v;
+        row[o] = F::st.relu ? kernels::scalar::relu(v) : v;
       }
     }
   }
@@ -342,7 +381,9 @@ class infer_stage<Net, S, infer_executor::gemm_dense> {
 };
 
 /// Any other layer, alone: the trainer's node code in evaluation semantics (running statistics, dropout off),
-/// with the trained tensors copied in. Residual blocks run their inner chains this way.
+/// with the trained tensors copied in. Residual blocks run their inner chains this way. The node is the stage's
+/// state, not a member: its forward writes scratch inside it (a residual's buffers, max_pool's argmax), so each
+/// workspace runs its own copy.
 template <class Net, std::size_t S>
 class infer_stage<Net, S, infer_executor::reference> {
   using F = infer_stage_facts<Net, S>;
@@ -353,26 +394,24 @@ class infer_stage<Net, S, infer_executor::reference> {
   static constexpr std::size_t out_floats = written_floats<Net, S>();
   static constexpr std::size_t work_floats = writes_nhwc<Net, S> ? F::out.size() : 0;
   static constexpr std::size_t gemm_floats = 0;  // convs inside a residual grow the workspace on the first forward
+  using state = node_type;
 
-  void load(const tensor_lookup& t) {
-    node_.visit("", [&](const tensor_ref& r) {
+  void load(const tensor_lookup& t, state& node) {
+    node.visit("", [&](const tensor_ref& r) {
       if (r.value == nullptr) return;  // num_batches_tracked: unused in evaluation
       const float* src = tensor_at(t, r.name);
       std::copy(src, src + r.spec.size(), r.value);
     });
   }
 
-  void run(const float* x, float* y, std::size_t n, infer_buffers& buf) {
+  void run(const float* x, float* y, std::size_t n, infer_buffers& buf, state& node) const {
     if constexpr (writes_nhwc<Net, S>) {
-      node_.forward(x, buf.a, n, *buf.ctx);
+      node.forward(x, buf.a, n, *buf.ctx);
       hand_over<Net, S>(buf.a, y, n);
     } else {
-      node_.forward(x, y, n, *buf.ctx);
+      node.forward(x, y, n, *buf.ctx);
     }
   }
-
- private:
-  node_type node_{};
 };
 
 template <class Net, class Seq>
@@ -380,6 +419,7 @@ struct infer_stage_tuple;
 template <class Net, std::size_t... S>
 struct infer_stage_tuple<Net, std::index_sequence<S...>> {
   using type = boost::hana::tuple<infer_stage<Net, S>...>;
+  using state_type = boost::hana::tuple<typename infer_stage<Net, S>::state...>;
   static constexpr std::size_t most_out = std::max({std::size_t{0}, infer_stage<Net, S>::out_floats...});
   static constexpr std::size_t most_work = std::max({std::size_t{1}, infer_stage<Net, S>::work_floats...});
   static constexpr std::size_t most_gemm = std::max({std::size_t{0}, infer_stage<Net, S>::gemm_floats...});
@@ -403,13 +443,20 @@ constexpr const char* executor_name(infer_executor e) {
 /// stages<Net, mode::infer> run by the executor its predicates select (direct xsimd conv, GEMM conv, GEMM dense,
 /// or the reference loops), activations in two ping-pong buffers that only grow, so that forward into caller
 /// memory allocates nothing once a batch at least as large has been run.
-/// Example: examples/fashion_mnist.cpp
+///
+/// Threads: a const model may be shared by threads; each thread passes its own workspace to
+/// forward(x, ws) / forward(x, n, y, ws), which read only the folded weights and write only ws and y. The
+/// overloads without a workspace use the model's own and are not const: one thread at a time, and not while
+/// another thread runs a const forward. The kernels' OpenMP loops stay correct when two threads call at once
+/// (each caller's parallel regions get their own team; inside an enclosing parallel region they run on one thread).
+/// Example: examples/fashion_mnist.cpp; tests/model/concurrency.cpp
 template <class Net>
 class model<Net, mode::infer> {
   static_assert(Net::checked, "fusenet: model: the network does not type-check (see the error above)");
   static constexpr std::size_t count = stage_count<Net, mode::infer>;
   using indices = std::make_index_sequence<count>;
   using stage_tuple = detail::infer_stage_tuple<Net, indices>;
+  using state_type = typename stage_tuple::state_type;
 
  public:
   using network = Net;
@@ -418,6 +465,42 @@ class model<Net, mode::infer> {
   /// N×C×H×W (or N×F) input and output tensors, as model<Net, mode::train>.
   using input_tensor = xt::xtensor<float, detail::tensor_rank<input_dims>>;
   using output_tensor = xt::xtensor<float, detail::tensor_rank<output_dims>>;
+
+  /// The scratch memory of forward calls: the activation and stage buffers, the GEMM conv's im2col workspace and,
+  /// for reference stages (residual blocks, layers no fused stage takes), a copy of their layer state, made on the
+  /// first forward with a model (their loops write scratch into it). Buffers only grow.
+  /// Requires: one forward at a time per workspace. Any model of this type may use it; given another model
+  /// than the last, it copies that model's reference-stage state again.
+  class workspace {
+   public:
+    /// Grows the buffers for batches of up to n samples now (and the GEMM conv workspace for the calling
+    /// thread's OpenMP thread count), so that a forward of up to n samples from that thread allocates nothing
+    /// in the fused stages; reference stages grow their state on the first forward.
+    void reserve(std::size_t n) {
+      std::size_t threads = 1;
+#ifdef _OPENMP
+      threads = static_cast<std::size_t>(std::max(1, omp_get_max_threads()));
+#endif
+      // conv2d_forward uses min(batch, threads) im2col buffers
+      const std::size_t gemm = std::min(n, threads) * stage_tuple::most_gemm;
+      if (gemm_.size() < gemm) gemm_.resize(gemm);
+      if (n <= capacity_) return;
+      ping_.resize(n * stage_tuple::most_out);
+      pong_.resize(n * stage_tuple::most_out);
+      work_a_.resize(n * stage_tuple::most_work);
+      work_b_.resize(n * stage_tuple::most_work);
+      capacity_ = n;
+    }
+
+   private:
+    friend class model;
+    kernels::aligned_vector<float> ping_, pong_, work_a_, work_b_;
+    std::vector<float> gemm_;
+    std::size_t capacity_ = 0;
+    std::optional<state_type> states_;  // the reference stages' nodes, copied from model number states_of_
+    std::uint64_t states_of_ = 0;
+    std::mt19937_64 rng_{0};  // unused in evaluation; the reference nodes' context wants one
+  };
 
   /// Freezes a trained model: reads its parameters and running statistics, folds and repacks them.
   explicit model(model<Net, mode::train>& trained) { freeze(trained); }
@@ -433,51 +516,24 @@ class model<Net, mode::infer> {
   static model from_file(const std::string& path) { return model{path}; }
 
   /// Evaluation forward of a batch; the result equals model<Net, mode::train>::eval_forward up to float rounding.
-  output_tensor forward(const input_tensor& x) {
-    detail::check_batch_shape<input_dims>(x, "forward input");
-    const std::size_t n = x.shape()[0];
-    std::array<std::size_t, detail::tensor_rank<output_dims>> shape{};
-    shape[0] = n;
-    for (std::size_t i = 0; i < output_dims.rank; ++i) shape[i + 1] = output_dims.d[i];
-    output_tensor y = output_tensor::from_shape(shape);
-    forward(x.data(), n, y.data());
-    return y;
-  }
+  output_tensor forward(const input_tensor& x) { return forward_into_tensor(x, own_, states_); }
+
+  /// As forward(x), with the caller's workspace: safe to call from several threads at once, each with its own ws.
+  /// Ensures: the same result as forward(x), bit for bit.
+  output_tensor forward(const input_tensor& x, workspace& ws) const { return forward_into_tensor(x, ws, sync(ws)); }
 
   /// Forward of n samples from x (n × input size, PyTorch layout) into y (n × output size).
   /// Requires: x and y do not overlap. Ensures: no heap allocation when a batch of n or more has been run before
   /// with the same thread count (tests/model/infer_alloc.cpp).
-  void forward(const float* x, std::size_t n, float* y) {
-    if (n == 0) return;
-    reserve(n);
-    detail::run_context ctx{false, false, &rng_, &gemm_workspace_};
-    detail::infer_buffers buf{work_a_.data(), work_b_.data(), &gemm_workspace_, &ctx};
-    constexpr auto table = run_table(indices{});
-    const float* cur = x;
-    for (std::size_t s = 0; s < count; ++s) {
-      float* dst = s + 1 == count ? y : (s % 2 == 0 ? ping_.data() : pong_.data());
-      table[s](*this, cur, dst, n, buf);
-      cur = dst;
-    }
-  }
+  void forward(const float* x, std::size_t n, float* y) { run(x, n, y, own_, states_); }
 
-  /// Grows the buffers for batches of up to n samples now (and the GEMM conv workspace for the current thread
-  /// count), so that a forward of up to n samples allocates nothing in this model's stages.
-  void reserve(std::size_t n) {
-    std::size_t threads = 1;
-#ifdef _OPENMP
-    threads = static_cast<std::size_t>(std::max(1, omp_get_max_threads()));
-#endif
-    // conv2d_forward uses min(batch, threads) im2col buffers
-    const std::size_t gemm = std::min(n, threads) * stage_tuple::most_gemm;
-    if (gemm_workspace_.size() < gemm) gemm_workspace_.resize(gemm);
-    if (n <= capacity_) return;
-    ping_.resize(n * stage_tuple::most_out);
-    pong_.resize(n * stage_tuple::most_out);
-    work_a_.resize(n * stage_tuple::most_work);
-    work_b_.resize(n * stage_tuple::most_work);
-    capacity_ = n;
-  }
+  /// As forward(x, n, y), with the caller's workspace: safe to call from several threads at once, each with its
+  /// own ws. Requires: x and y do not overlap. Ensures: the same result as forward(x, n, y), bit for bit; no heap
+  /// allocation when ws has run a batch of n or more with this model from a thread with the same thread count.
+  void forward(const float* x, std::size_t n, float* y, workspace& ws) const { run(x, n, y, ws, sync(ws)); }
+
+  /// Grows the model's own workspace for batches of up to n samples now (see workspace::reserve).
+  void reserve(std::size_t n) { own_.reserve(n); }
 
   /// Threads for the kernels' OpenMP loops (no effect without OpenMP).
   void set_threads([[maybe_unused]] int threads) {
@@ -516,24 +572,61 @@ class model<Net, mode::infer> {
   }
   template <std::size_t... S>
   void load_all(const detail::tensor_lookup& t, std::index_sequence<S...>) {
-    (boost::hana::at_c<S>(stages_).load(t), ...);
+    (boost::hana::at_c<S>(stages_).load(t, boost::hana::at_c<S>(states_)), ...);
+  }
+
+  // The reference-stage state ws runs: a copy of this model's, made again when ws last served another model.
+  // Reading states_ from several threads is safe: only the non-const forward writes it.
+  state_type& sync(workspace& ws) const {
+    if (!ws.states_ || ws.states_of_ != id_.value()) {
+      ws.states_ = states_;
+      ws.states_of_ = id_.value();
+    }
+    return *ws.states_;
+  }
+
+  output_tensor forward_into_tensor(const input_tensor& x, workspace& ws, state_type& states) const {
+    detail::check_batch_shape<input_dims>(x, "forward input");
+    const std::size_t n = x.shape()[0];
+    std::array<std::size_t, detail::tensor_rank<output_dims>> shape{};
+    shape[0] = n;
+    for (std::size_t i = 0; i < output_dims.rank; ++i) shape[i + 1] = output_dims.d[i];
+    output_tensor y = output_tensor::from_shape(shape);
+    run(x.data(), n, y.data(), ws, states);
+    return y;
+  }
+
+  // The stages in order through ws's ping-pong buffers; reads only the stages' weights besides ws and states.
+  void run(const float* x, std::size_t n, float* y, workspace& ws, state_type& states) const {
+    if (n == 0) return;
+    ws.reserve(n);
+    detail::run_context ctx{false, false, &ws.rng_, &ws.gemm_};
+    detail::infer_buffers buf{ws.work_a_.data(), ws.work_b_.data(), &ws.gemm_, &ctx};
+    constexpr auto table = run_table(indices{});
+    const float* cur = x;
+    for (std::size_t s = 0; s < count; ++s) {
+      float* dst = s + 1 == count ? y : (s % 2 == 0 ? ws.ping_.data() : ws.pong_.data());
+      table[s](*this, states, cur, dst, n, buf);
+      cur = dst;
+    }
   }
 
   template <std::size_t S>
-  static void run_one(model& m, const float* x, float* y, std::size_t n, detail::infer_buffers& buf) {
-    boost::hana::at_c<S>(m.stages_).run(x, y, n, buf);
+  static void run_one(const model& m, state_type& states, const float* x, float* y, std::size_t n,
+                      detail::infer_buffers& buf) {
+    boost::hana::at_c<S>(m.stages_).run(x, y, n, buf, boost::hana::at_c<S>(states));
   }
   template <std::size_t... S>
   static constexpr auto run_table(std::index_sequence<S...>) {
-    return std::array<void (*)(model&, const float*, float*, std::size_t, detail::infer_buffers&), count>{
-        &run_one<S>...};
+    return std::array<void (*)(const model&, state_type&, const float*, float*, std::size_t, detail::infer_buffers&),
+                      count>{&run_one<S>...};
   }
 
-  typename stage_tuple::type stages_{};
-  kernels::aligned_vector<float> ping_, pong_, work_a_, work_b_;
-  std::vector<float> gemm_workspace_;
-  std::mt19937_64 rng_{0};  // unused in evaluation; the reference nodes' context wants one
-  std::size_t capacity_ = 0;
+  typename stage_tuple::type stages_{};  // folded, packed weights: read-only after construction
+  state_type states_{};                  // the reference stages' nodes with their tensors (the non-const forward
+                                         // runs them; workspaces run copies)
+  workspace own_;                        // the non-const forwards' scratch
+  detail::instance_id id_;
 };
 
 }  // namespace fusenet
