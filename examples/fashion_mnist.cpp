@@ -4,6 +4,8 @@
 //   fashion_mnist train [--epochs N] [--batch B] [--lr LR] [--schedule cosine|constant] [--seed S]
 //                       [--threads T] [--data DIR] [--save PATH] [--log PATH.csv] [--limit N]
 //   fashion_mnist eval --weights PATH [--data DIR] [--dump-logits N OUT.npy]
+// train --save PATH rewrites PATH after every completed epoch; a NaN/Inf loss stops training before that step's
+// update, keeps PATH as the last completed epoch left it, and exits with status 3.
 #include <unistd.h>
 
 #include <chrono>
@@ -49,7 +51,10 @@ const char* const usage_text =
     "  fashion_mnist summary\n"
     "  fashion_mnist train [--epochs N] [--batch B] [--lr LR] [--schedule cosine|constant] [--seed S]\n"
     "                      [--threads T] [--data DIR] [--save PATH] [--log PATH.csv] [--limit N]\n"
-    "  fashion_mnist eval --weights PATH [--data DIR] [--dump-logits N OUT.npy]\n";
+    "  fashion_mnist eval --weights PATH [--data DIR] [--dump-logits N OUT.npy]\n"
+    "train saves the weights to --save PATH after every completed epoch. A NaN or infinite loss stops it before\n"
+    "that step's update (exit status 3, the message names the epoch and step); PATH keeps the last epoch saved.\n"
+    "exit status: 0 done, 1 error, 2 usage, 3 training diverged (non-finite loss)\n";
 
 // Flags as --name value; every value is checked where it is read.
 struct flags {
@@ -132,6 +137,23 @@ void progress(std::size_t epoch, std::size_t done, std::size_t total, double ima
   std::fflush(stderr);
 }
 
+// Exit status of a run stopped by a NaN or infinite loss (or weights), apart from 1 (error) and 2 (usage).
+constexpr int diverged_status = 3;
+
+const char* non_finite_name(double v) { return std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"); }
+
+// Reports a run stopped on a non-finite value: `what` says where, then what --save PATH now holds.
+int diverged(const std::string& what, const flags& f, std::size_t saved_epoch, bool tty) {
+  std::string kept;
+  if (f.has("--save")) {
+    const std::string path = f.text("--save", "");
+    kept = saved_epoch == 0 ? "; no epoch completed; " + path + " not written"
+                            : "; kept the checkpoint of epoch " + std::to_string(saved_epoch) + " in " + path;
+  }
+  std::fprintf(stderr, "%sfashion_mnist: %s%s; try a smaller --lr\n", tty ? "\n" : "", what.c_str(), kept.c_str());
+  return diverged_status;
+}
+
 int train(const flags& f) {
   const auto epochs = static_cast<std::size_t>(f.integer("--epochs", 1, 1));
   const auto batch = static_cast<std::size_t>(f.integer("--batch", 64, 2));
@@ -167,6 +189,7 @@ int train(const flags& f) {
   xt::xtensor<float, 4> x;
   xt::xtensor<std::int64_t, 1> y;
   double test_acc = 0;
+  std::size_t saved_epoch = 0;  // the epoch whose weights --save PATH holds (0: none written)
   for (std::size_t epoch = 1; epoch <= epochs; ++epoch) {
     const auto t0 = std::chrono::steady_clock::now();
     sampler.start_epoch(epoch - 1);
@@ -178,9 +201,13 @@ int train(const flags& f) {
       fn::data::gather(train_set, sampler.batch(b), x, y);
       const auto logits = m.forward(x);
       auto [loss, dlogits] = fn::cross_entropy(logits, y);
+      // Stop before this step's update: the weights stay those of the last finite step, and the file holds
+      // the last completed epoch (it is only written at epoch ends).
       if (!std::isfinite(loss))
-        throw std::runtime_error("loss is not finite at epoch " + std::to_string(epoch) + ", step " + std::to_string(b) +
-                                 "; try a smaller --lr");
+        return diverged(std::string("non-finite loss (") + non_finite_name(loss) + ") at epoch " +
+                            std::to_string(epoch) + ", step " + std::to_string(b + 1) + " of " +
+                            std::to_string(batches),
+                        f, saved_epoch, tty);
       m.zero_grad();
       m.backward(dlogits);
       opt.step();
@@ -201,6 +228,10 @@ int train(const flags& f) {
       }
     }
     if (tty) std::fprintf(stderr, "\n");
+    // Every loss was finite, but the last update may still have overflowed a weight: never save that.
+    if (const auto bad = fn::find_non_finite(m))
+      return diverged("non-finite weights after epoch " + std::to_string(epoch) + " (" + *bad + ")", f, saved_epoch,
+                      false);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     fn::model<Net, fn::mode::infer> deployed{m};
     test_acc = accuracy(deployed, test_set, test_set.size());
@@ -210,12 +241,15 @@ int train(const flags& f) {
                 train_acc, test_acc, seconds);
     std::fflush(stdout);
     if (log) log << epoch << ',' << train_loss << ',' << train_acc << ',' << test_acc << ',' << seconds << '\n';
+    // A checkpoint per epoch, written atomically (temporary file, then rename), so PATH always holds the last
+    // completed epoch, whatever stops a later one.
+    if (f.has("--save")) {
+      fn::save(m, f.text("--save", ""));
+      saved_epoch = epoch;
+    }
   }
   std::printf("test accuracy: %.4f\n", test_acc);
-  if (f.has("--save")) {
-    fn::save(m, f.text("--save", ""));
-    std::printf("weights saved to %s\n", f.text("--save", "").c_str());
-  }
+  if (f.has("--save")) std::printf("weights saved to %s\n", f.text("--save", "").c_str());
   return 0;
 }
 
