@@ -175,8 +175,14 @@ inline void col2im(const im2col_geometry& g, const float* col, float* x) {
           float* xr = xc + (oy * g.stride + ky * g.dilation - g.padding) * g.in_w;
           const float* sr = src + oy * g.out_w;
           const std::size_t x0 = cols.begin * g.stride + kx * g.dilation - g.padding;
-          for (std::size_t ox = cols.begin; ox < cols.end; ++ox) {
-            xr[x0 + (ox - cols.begin) * g.stride] += sr[ox];
+          if (g.stride == 1) {  // contiguous on both sides: the loop GCC vectorises
+            float* __restrict xd = xr + x0;
+            const float* __restrict sd = sr + cols.begin;
+            for (std::size_t i = 0; i < cols.end - cols.begin; ++i) xd[i] += sd[i];
+          } else {
+            for (std::size_t ox = cols.begin; ox < cols.end; ++ox) {
+              xr[x0 + (ox - cols.begin) * g.stride] += sr[ox];
+            }
           }
         }
       }
