@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Builds fusenet's numeric suites for AVX2 (8 floats per vector; native here may be AVX-512's 16) into
-# ./build-avx2 and runs them, so that no kernel or test silently assumes one vector width.
+# ./build-avx2 and runs them, so that no kernel or test silently assumes one vector width. Then checks that the
+# ISAs agree: tests/isa/dump_outputs (fixed-seed logits, loss and gradients of the nets.hpp networks) from the
+# native build (./build, or $ISA_REFERENCE_BUILD), the AVX2 build and a portable (SSE2) build in ./build-portable
+# must match within 1e-5 relative (tests/isa/compare.py states the floor for values near zero).
 # Extra arguments go to `meson test`. Run scripts/setup.sh first on a fresh machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
+reference_build=${ISA_REFERENCE_BUILD:-build}
 
 if [[ ! -f build-avx2/build.ninja ]]; then
   meson setup build-avx2 -Disa=avx2 -Dbench=false -Dexamples=false
@@ -19,10 +23,27 @@ for t in json.load(sys.stdin):
     if suites & {s.split(":")[-1] for s in t["suite"]} and t["cmd"][0].startswith(os.path.abspath("build-avx2")):
         print(os.path.relpath(t["cmd"][0], "build-avx2"))' "${suites[@]}" | sort -u)
 # shellcheck disable=SC2086  # one target per word
-ninja -C build-avx2 $targets
+ninja -C build-avx2 $targets tests/isa/dump_outputs
 args=()
 for s in "${suites[@]}"; do args+=(--suite "$s"); done
 status=0
 meson test -C build-avx2 --no-rebuild --print-errorlogs --num-processes 2 "${args[@]}" "$@" || status=$?
+
+# Cross-ISA agreement. The portable build holds only dump_outputs and the library it links (4 TUs, ~1 min).
+if [[ ! -f build-portable/build.ninja ]]; then
+  meson setup build-portable -Disa=portable -Dbench=false -Dexamples=false
+fi
+if [[ ! -f $reference_build/build.ninja ]]; then
+  echo "check_isa: $reference_build is not configured; run scripts/setup.sh (or set ISA_REFERENCE_BUILD)" >&2
+  exit 1
+fi
+ninja -C build-portable tests/isa/dump_outputs
+ninja -C "$reference_build" tests/isa/dump_outputs  # nothing to do after scripts/setup.sh built it
+for b in "$reference_build" build-avx2 build-portable; do
+  rm -rf "$b/isa-dump"
+  "$b/tests/isa/dump_outputs" "$b/isa-dump" || status=$?
+done
+python3 tests/isa/compare.py "$reference_build/isa-dump" build-avx2/isa-dump "native vs avx2" || status=$?
+python3 tests/isa/compare.py "$reference_build/isa-dump" build-portable/isa-dump "native vs portable" || status=$?
 echo "check_isa: $(( $(date +%s) - start )) s"
 exit $status
