@@ -58,7 +58,7 @@ snapshot train(std::uint64_t seed, [[maybe_unused]] int threads, int steps = 4) 
   train_model m{seed};
   fn::adam opt{m, {.lr = 1e-2f}};
   std::mt19937 rng(1234);
-  snapshot s;
+  std::vector<float> losses;
   for (int step = 0; step < steps; ++step) {
     const auto x = fusenet::test::random_tensor<train_model::input_tensor>({batch, 1, 28, 28},
                                                                             static_cast<std::uint32_t>(100 + step));
@@ -68,10 +68,10 @@ snapshot train(std::uint64_t seed, [[maybe_unused]] int threads, int steps = 4) 
     auto [loss, dlogits] = fn::cross_entropy(m.forward(x), labels);
     m.backward(dlogits);
     opt.step();
-    s.losses.push_back(loss);
+    losses.push_back(loss);
   }
-  auto state = take(m);
-  state.losses = s.losses;
+  snapshot state = take(m);
+  state.losses = losses;
 #ifdef _OPENMP
   omp_set_num_threads(saved);
 #endif
