@@ -34,6 +34,8 @@ for name in safetensors idx; do
   mkdir -p "$work"
   log="$build/fuzz-work/$name.log"
   echo "== fuzz_$name for ${seconds}s (log: $log)"
+  stamp="$build/fuzz-work/.start-$name"
+  touch "$stamp"
   set +e
   "$build/tests/fuzz/fuzz_$name" "$work" "tests/fuzz/corpus/$name" \
     -max_total_time="$seconds" -max_len="${max_len[$name]}" -timeout=10 -rss_limit_mb=2048 \
@@ -43,7 +45,14 @@ for name in safetensors idx; do
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
   cov=$(grep -Eo 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)
+  # After a crash there are no final stats: take the count of libFuzzer's last status line ("#4539 DONE ...").
+  [ -n "$runs" ] || runs=$(sed -n 's/^#\([0-9][0-9]*\)[[:space:]].*/\1/p' "$log" | tail -1)
   echo "   executions: ${runs:-?}  exec/s: ${rate:-?}  ${cov}"
+  # libFuzzer stops at its first finding and writes it (crash-, leak-, timeout-, oom-) to the artifact prefix.
+  crashes=$(find "$build/fuzz-work" -maxdepth 1 -name "crash-$name-*" -newer "$stamp" | wc -l)
+  if [ "$rc" -ne 0 ] && [ "$crashes" -eq 0 ]; then crashes=1; fi  # a finding that wrote no input
+  # One line per target for .ci/run's summary.
+  echo "fuzz: $name: ${runs:-?} executions, $crashes crashes"
   if [ "$rc" -ne 0 ]; then
     echo "   FAILED (exit $rc):" >&2
     grep -E 'ERROR|SUMMARY|terminate|what\(\)|Test unit written' "$log" | head -10 >&2
