@@ -46,16 +46,18 @@ inline void shifted_sums(const float* p, std::size_t len, float shift, double& s
 }  // namespace detail
 
 /// The moments of p[0, len): two passes over the (cached) plane, the second around the float-rounded
-/// plane mean m' with the exact correction Σ(x - m)² = Σ(x - m')² - (Σ(x - m'))²/len, so no
-/// E[x²] - E[x]² cancellation. Requires len > 0.
+/// first-pass mean m' with the exact corrections Σx = len·m' + Σ(x - m') and
+/// Σ(x - m)² = Σ(x - m')² - (Σ(x - m'))²/len, so neither the float lanes of the first pass (whose error
+/// grows with |x|) nor E[x²] - E[x]² cancellation reach the result. Requires len > 0.
 template <class Arch = xsimd::default_arch>
 plane_moments moments_of_plane(const float* p, std::size_t len) {
+  const auto count = static_cast<double>(len);
   double sum = 0.0, unused = 0.0;
   detail::shifted_sums<Arch>(p, len, 0.0f, sum, unused);
-  const auto shift = static_cast<float>(sum / static_cast<double>(len));
+  const auto shift = static_cast<float>(sum / count);
   double dev = 0.0, sq = 0.0;
   detail::shifted_sums<Arch>(p, len, shift, dev, sq);
-  return {sum, std::max(0.0, sq - dev * dev / static_cast<double>(len))};
+  return {static_cast<double>(shift) * count + dev, std::max(0.0, sq - dev * dev / count)};
 }
 
 /// Per-channel mean and biased variance of N×C planes of `len` values each, from their moments
