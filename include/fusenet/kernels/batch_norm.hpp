@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <fusenet/kernels/batch_stats.hpp>
 #include <fusenet/kernels/scalar/batch_norm.hpp>
 #include <xsimd/xsimd.hpp>
 
@@ -27,30 +28,13 @@ inline constexpr std::size_t batch_norm_parallel_min = std::size_t{1} << 15;
 /// Channels summed together on the stack in the BatchNorm1d (spatial = 1) loops.
 inline constexpr std::size_t batch_norm_channel_block = 64;
 
-/// Σ (p[i] - shift) and Σ (p[i] - shift)² over one plane, as float vector partials (a plane is at
-/// most a few thousand cells, so each lane sums few terms) added in double by the caller.
+/// Σ (p[i] - shift) and Σ (p[i] - shift)² over one plane, added to sum and sq (see shifted_sums).
 template <class Arch>
 inline void plane_sums(const float* p, std::size_t len, float shift, double& sum, double& sq) {
-  using batch = xsimd::batch<float, Arch>;
-  constexpr std::size_t lanes = batch::size;
-  const batch s(shift);
-  batch a0(0.0f), a1(0.0f), q0(0.0f), q1(0.0f);
-  std::size_t i = 0;
-  for (; i + 2 * lanes <= len; i += 2 * lanes) {
-    const batch d0 = batch::load_unaligned(p + i) - s, d1 = batch::load_unaligned(p + i + lanes) - s;
-    a0 += d0;
-    a1 += d1;
-    q0 = xsimd::fma(d0, d0, q0);
-    q1 = xsimd::fma(d1, d1, q1);
-  }
-  float ts = 0.0f, tq = 0.0f;
-  for (; i < len; ++i) {
-    const float d = p[i] - shift;
-    ts += d;
-    tq += d * d;
-  }
-  sum += static_cast<double>(xsimd::hadd(a0 + a1)) + static_cast<double>(ts);
-  sq += static_cast<double>(xsimd::hadd(q0 + q1)) + static_cast<double>(tq);
+  double s = 0.0, q = 0.0;
+  shifted_sums<Arch>(p, len, shift, s, q);
+  sum += s;
+  sq += q;
 }
 
 /// Σ dy and Σ dy·(x - mean) over one plane, float vector partials added in double by the caller.
