@@ -2,7 +2,8 @@
 // Whole-network benchmarks, one JSON object per line, so runs compare side by side as ratios:
 //   fusenet_bench [--filter REGEX] [--threads T] [--reps N]
 // Names: train/reference (one Adam step: forward + loss + backward + update), train/conv/32-64-14x14/...
-// (the training convolution alone: forward, forward+stats, backward_data, backward_weights), infer/reference (fused
+// (the training convolution alone: forward, forward+stats, backward_data, backward_weights on im2col + GEMM, and
+// direct/{forward+stats,backward_data,backward_weights} on the direct kernel), infer/reference (fused
 // inference model), infer/reference/unfused (the trainer's eval_forward, layer by layer), and
 // infer/conv_block/CIN-COUT-HxW (conv3x3 + BN + ReLU through the inference model, NCHW in and out) with its
 // /unfused twin. bench/conv_bench measures the fused kernel alone, as % of the FMA peak.
@@ -142,6 +143,9 @@ void bench_train_conv(const options& o, std::size_t batch) {
   const auto x = values(batch * 32 * 14 * 14), w = values(64 * 32 * 9), b = values(64), dy = values(batch * 64 * 14 * 14);
   std::vector<float> y(dy.size()), dx(x.size()), dw(w.size()), db(b.size()), workspace;
   std::vector<fk::plane_moments> moments(batch * 64);
+  using direct = fk::conv2d_direct<32, 64, 14, 14, 3, 1>;
+  direct::state state;
+  direct::forward(x.data(), w.data(), b.data(), y.data(), batch, state, workspace);  // backward needs a forward
   for (int t : o.threads) {
     set_threads(t);
     const std::pair<std::string, std::function<void()>> runs[] = {
@@ -152,6 +156,13 @@ void bench_train_conv(const options& o, std::size_t batch) {
          [&] { fk::conv2d_backward(g, x.data(), w.data(), dy.data(), dx.data(), nullptr, nullptr, workspace); }},
         {base + "/backward_weights",
          [&] { fk::conv2d_backward(g, x.data(), w.data(), dy.data(), nullptr, dw.data(), db.data(), workspace); }},
+        // the same products on the direct kernel (conv2d_direct.hpp), which the training stages use
+        {base + "/direct/forward+stats",
+         [&] { direct::forward(x.data(), w.data(), b.data(), y.data(), batch, state, workspace, moments.data()); }},
+        {base + "/direct/backward_data",
+         [&] { direct::backward(dy.data(), dx.data(), nullptr, nullptr, batch, state, workspace); }},
+        {base + "/direct/backward_weights",
+         [&] { direct::backward(dy.data(), nullptr, dw.data(), db.data(), batch, state, workspace); }},
     };
     for (const auto& [name, call] : runs) {
       if (std::regex_search(name, o.filter)) report(name, batch, t, flops, o.reps, call);

@@ -34,8 +34,9 @@ inline void shifted_sums(const float* p, std::size_t len, float shift, double& s
     q1 = xsimd::fma(d1, d1, q1);
   }
   float ts = 0.0f, tq = 0.0f;
-  for (; i < len; ++i) {
-    const float d = p[i] - shift;
+  const float* const tail = p + i;
+  for (std::size_t k = 0; k < len - i; ++k) {
+    const float d = tail[k] - shift;
     ts += d;
     tq += d * d;
   }

@@ -303,17 +303,13 @@ template <std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, std::
 using default_conv_tile =
     typename detail::default_tile<detail::conv_geometry<Cin, Cout, H, W, K, Pad, PoolWindow, 0, Arch>, Arch>::type;
 
-/// Fused conv K×K (stride 1, zero padding Pad) + bias + activation + optional 2×2 pool, with an explicit tile.
-/// Requires: `in` is bordered NHWC [batch][H+2Pad][W+2Pad][Cin] with a zero border; `packed_w` comes from
-/// pack_conv_weights<Cin, Cout, K, Arch> and is aligned to V floats; `bias` has Cout floats; `out` holds
-/// batch · nhwc_image_size<Cout, Ho, Wo, OutBorder> floats, Ho = (H + 2Pad − K + 1) / PoolWindow (likewise Wo).
-/// Ensures: `out` is bordered NHWC with a zero border of OutBorder pixels, ready for the next stage.
+namespace detail {
+
+/// The compile-time checks every entry point of the direct kernel makes on its geometry and tile.
 template <class Tile, std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, std::size_t K,
-          std::size_t Pad, std::size_t PoolWindow, class Pool, class Act, std::size_t OutBorder,
-          class Arch = xsimd::default_arch>
-inline void conv_bias_relu_pool_tiled(const float* in, const float* packed_w, const float* bias, float* out,
-                                      std::size_t batch) {
-  using geo = detail::conv_geometry<Cin, Cout, H, W, K, Pad, PoolWindow, OutBorder, Arch>;
+          std::size_t Pad, std::size_t PoolWindow, class Arch>
+constexpr void check_conv_tile() {
+  using geo = conv_geometry<Cin, Cout, H, W, K, Pad, PoolWindow, 0, Arch>;
   constexpr std::size_t v = geo::v, nv = Tile::vectors, cols = Tile::cols;
   static_assert(Cout % v == 0,
                 "fusenet: conv kernel: output channels must be a multiple of the SIMD width in floats "
@@ -326,9 +322,43 @@ inline void conv_bias_relu_pool_tiled(const float* in, const float* packed_w, co
                 "fusenet: conv kernel: tile vectors must divide the output channels in SIMD vectors");
   static_assert(cols > 0 && cols % PoolWindow == 0, "fusenet: conv kernel: tile columns must be a multiple of "
                                                     "the pool window");
-  static_assert(detail::conv_tile_registers(nv, cols, Tile::input_reuse, K) <= vector_registers<Arch>,
+  static_assert(conv_tile_registers(nv, cols, Tile::input_reuse, K) <= vector_registers<Arch>,
                 "fusenet: conv kernel: the register tile (accumulators + weight vectors + 1 broadcast) does not "
                 "fit the vector register file and would spill; choose fewer vectors or columns");
+}
+
+}  // namespace detail
+
+/// One image of conv_bias_relu_pool_tiled, on the calling thread only: for callers that spread images over
+/// threads themselves (the training convolution, which converts each image to and from NCHW around it).
+/// Requires / Ensures: as conv_bias_relu_pool_tiled with batch 1.
+template <class Tile, std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, std::size_t K,
+          std::size_t Pad, std::size_t PoolWindow, class Pool, class Act, std::size_t OutBorder,
+          class Arch = xsimd::default_arch>
+inline void conv_bias_relu_pool_image(const float* in, const float* packed_w, const float* bias, float* out) {
+  using geo = detail::conv_geometry<Cin, Cout, H, W, K, Pad, PoolWindow, OutBorder, Arch>;
+  detail::check_conv_tile<Tile, Cin, Cout, H, W, K, Pad, PoolWindow, Arch>();
+  assert(reinterpret_cast<std::uintptr_t>(packed_w) % (geo::v * sizeof(float)) == 0);
+  detail::conv_zero_border<geo>(out);
+  constexpr std::size_t blocks = Cout / (geo::v * Tile::vectors);
+  for (std::size_t row = 0; row < geo::ho; ++row)
+    for (std::size_t cb = 0; cb < blocks; ++cb)
+      detail::conv_run_row<geo, Tile, Pool, Act>(in, packed_w, bias, out, row, cb * Tile::vectors);
+}
+
+/// Fused conv K×K (stride 1, zero padding Pad) + bias + activation + optional 2×2 pool, with an explicit tile.
+/// Requires: `in` is bordered NHWC [batch][H+2Pad][W+2Pad][Cin] with a zero border; `packed_w` comes from
+/// pack_conv_weights<Cin, Cout, K, Arch> and is aligned to V floats; `bias` has Cout floats; `out` holds
+/// batch · nhwc_image_size<Cout, Ho, Wo, OutBorder> floats, Ho = (H + 2Pad − K + 1) / PoolWindow (likewise Wo).
+/// Ensures: `out` is bordered NHWC with a zero border of OutBorder pixels, ready for the next stage.
+template <class Tile, std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, std::size_t K,
+          std::size_t Pad, std::size_t PoolWindow, class Pool, class Act, std::size_t OutBorder,
+          class Arch = xsimd::default_arch>
+inline void conv_bias_relu_pool_tiled(const float* in, const float* packed_w, const float* bias, float* out,
+                                      std::size_t batch) {
+  using geo = detail::conv_geometry<Cin, Cout, H, W, K, Pad, PoolWindow, OutBorder, Arch>;
+  constexpr std::size_t v = geo::v, nv = Tile::vectors;
+  detail::check_conv_tile<Tile, Cin, Cout, H, W, K, Pad, PoolWindow, Arch>();
   assert(reinterpret_cast<std::uintptr_t>(packed_w) % (v * sizeof(float)) == 0);
 
   constexpr std::size_t blocks = Cout / (v * nv), rows = geo::ho;

@@ -7,10 +7,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "fusenet/kernels/batch_norm_relu_pool.hpp"
 #include "fusenet/kernels/batch_stats.hpp"
+#include "fusenet/kernels/conv2d_direct.hpp"
 #include "fusenet/kernels/conv2d_gemm.hpp"
 #include "fusenet/kernels/linear_gemm.hpp"
 #include "fusenet/model/node.hpp"
@@ -23,6 +25,22 @@ namespace fusenet::detail {
 struct stage_record {
   std::vector<std::uint8_t> code;
   std::vector<float> picked;
+  kernels::conv2d_direct_state conv;  // packed weights and NHWC input, when the conv runs on the direct kernel
+};
+
+/// The direct-kernel convolution of a conv2d node (kernels/conv2d_direct.hpp), or void when the layer is
+/// strided, dilated or grouped, or its padding is not less than its kernel.
+template <class Head, bool Conv = is_kind<conv2d_kind, typename Head::layer>>
+struct direct_conv_for {
+  using type = void;
+};
+template <class Head>
+struct direct_conv_for<Head, true> {
+  using L = typename Head::layer;
+  using type = std::conditional_t<L::step == 1 && L::dil == 1 && L::group_count == 1 && L::pad < L::kernel,
+                                  kernels::conv2d_direct<Head::in.d[0], L::out_channels, Head::in.d[1],
+                                                         Head::in.d[2], L::kernel, L::pad>,
+                                  void>;
 };
 
 /// Scratch the fused stages of one chain share (they run one after another, with different sizes).
@@ -48,6 +66,16 @@ struct batch_norm_stage {
   static_assert((St.kind == stage_kind::conv || St.kind == stage_kind::dense) && St.batch_norm &&
                 St.pool != stage_pool::avg && !St.flatten);
   static constexpr bool conv = St.kind == stage_kind::conv;
+  using direct = typename direct_conv_for<Head>::type;
+  /// Whether the convolution runs on the direct kernel (else im2col + GEMM), and its input gradient too.
+  static constexpr bool direct_forward = [] {
+    if constexpr (std::is_void_v<direct>) return false;
+    else return direct::forward_supported;
+  }();
+  static constexpr bool direct_input_grad = [] {
+    if constexpr (std::is_void_v<direct>) return false;
+    else return direct::input_grad_supported;
+  }();
 
   static kernels::batch_norm_relu_pool_geometry epilogue(std::size_t n) {
     if constexpr (conv) {
@@ -68,8 +96,10 @@ struct batch_norm_stage {
     double* var = s.at_least(s.var, e.channels);
     record.code.resize(n * e.channels * e.out_plane());
     if (e.pool) record.picked.resize(record.code.size());
-    if constexpr (conv) {
+    if constexpr (direct_forward) {
       // The convolution takes each output plane's moments while the image is in cache.
+      direct::forward(x, head.value(0), head.bias_ptr(), z, n, record.conv, *ctx.workspace, moments);
+    } else if constexpr (conv) {
       kernels::conv2d_forward(head.geometry(n), x, head.value(0), head.bias_ptr(), z, *ctx.workspace, moments);
     } else {
       kernels::linear_forward(n, Head::in.size(), e.channels, x, head.value(0), head.bias_ptr(), z);
@@ -91,7 +121,12 @@ struct batch_norm_stage {
     kernels::batch_norm_relu_pool_backward(e, z, norm.value(0), norm.batch_mean(), norm.batch_var(),
                                            static_cast<float>(Norm::layer::epsilon), dy, record.code.data(),
                                            record.picked.data(), dz, norm.grad(0), norm.grad(1));
-    if constexpr (conv) {
+    if constexpr (direct_forward) {
+      direct::backward(dz, direct_input_grad ? dx : nullptr, head.grad(0), head.bias_grad_ptr(), n, record.conv,
+                       *ctx.workspace);
+      if (!direct_input_grad && dx != nullptr)
+        kernels::conv2d_backward(head.geometry(n), x, head.value(0), dz, dx, nullptr, nullptr, *ctx.workspace);
+    } else if constexpr (conv) {
       kernels::conv2d_backward(head.geometry(n), x, head.value(0), dz, dx, head.grad(0), head.bias_grad_ptr(),
                                *ctx.workspace);
     } else {

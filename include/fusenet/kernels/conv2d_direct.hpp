@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: MIT
+// Training-path 2-d convolution on the direct kernel of conv_blocked.hpp: forward, input gradient and
+// weight gradient for a stride-1, undilated, ungrouped K×K convolution, NCHW in and out like conv2d_gemm.hpp.
+#pragma once
+
+// Why: the im2col + GEMM path (conv2d_gemm.hpp) copies K² times the input per image and multiplies panels
+// shaped by the image rather than by the registers; the direct kernel reads the bordered NHWC input in place
+// and runs at 84–94 % of FP32 peak in inference. Training keeps NCHW between layers (the BatchNorm, pool and
+// dense kernels use it), so each image is converted to bordered NHWC and back around the kernel, on the
+// thread that computes it, while the image is in cache.
+//
+// The three products, for output channel o, input channel i, tap (ky, kx), P = Pad, xp = x zero-padded by P:
+//   forward:      z[o][y][x]   = b[o] + Σ_{i,ky,kx} w[o][i][ky][kx] · xp[i][y + ky][x + kx]
+//   input grad:   dx[i][y][x]  = Σ_{o,ky,kx} w[o][i][K−1−ky][K−1−kx] · dzp[o][y + ky][x + kx]
+//                 (dz zero-padded by K−1−P: a stride-1 convolution of dz with the flipped, transposed weights,
+//                 so it runs on the same kernel with Cout and Cin exchanged)
+//   weight grad:  dw[o][i][ky][kx] = Σ_{n,y,x} dz[n][o][y][x] · xp[n][i][y + ky][x + kx]
+//                 (its own register tile below: output channels o in the lanes, a run of (kx, i) pairs of one
+//                 kernel row ky in broadcasts; in bordered NHWC those pairs are contiguous, as in the forward)
+// Determinism: images are independent in the forward and the input gradient; weight gradients are summed per
+// chunk of conv2d_dw_chunk images and the chunks added in order, so results never depend on the thread count.
+
+#include <algorithm>
+#include <cassert>
+#include <cstddef>
+#include <utility>
+#include <vector>
+#include <xsimd/xsimd.hpp>
+
+#include "fusenet/kernels/batch_stats.hpp"
+#include "fusenet/kernels/conv2d_gemm.hpp"
+#include "fusenet/kernels/conv_blocked.hpp"
+#include "fusenet/kernels/layout.hpp"
+#include "fusenet/kernels/registers.hpp"
+
+namespace fusenet::kernels {
+
+/// What conv2d_direct's forward computes from the weights and keeps, with the input, for backward (one
+/// per layer; the same type for every geometry, so a training stage's record can hold it).
+struct conv2d_direct_state {
+  aligned_vector<float> forward_weights;     // [Cout/V][K][K][Cin][V]
+  aligned_vector<float> input_grad_weights;  // flipped and transposed: [Cin/V][K][K][Cout][V]
+  std::vector<float> zeros;                  // the bias of the input gradient, and of a bias-free conv
+  aligned_vector<float> input;               // bordered NHWC x, batch · x_image floats
+};
+
+namespace detail {
+
+/// The weight-gradient register tile: Vectors blocks of V output channels × Cols (kx, i) pairs.
+template <std::size_t Vectors, std::size_t Cols>
+struct dw_tile {
+  static constexpr std::size_t vectors = Vectors, cols = Cols;
+};
+
+/// Accumulates acc[c][q] += xp[y + ky][x][j0 + c] · dz[y][x][o0 + q·V] over one image's output pixels, for
+/// the (kx, i) pairs j0 .. j0 + Cols of kernel row ky (j = kx·Cin + i) and the Vectors·V channels from o0.
+/// `x_row` is bordered row ky of the image at column 0 plus j0, `dz` the first output pixel's channel o0.
+/// `part` is [K][K·Cin][Cout] at (ky, j0, o0); it is overwritten when `first`, accumulated otherwise.
+template <class Arch, std::size_t Vectors, std::size_t Cols, std::size_t Cin, std::size_t Cout, std::size_t Ho,
+          std::size_t Wo, std::size_t XRow, std::size_t DzRow>
+[[gnu::always_inline]] inline void dw_run_tile(const float* x_row, const float* dz, float* part, bool first) {
+  using vec = xsimd::batch<float, Arch>;
+  constexpr std::size_t v = vec::size;
+  vec acc[Cols][Vectors];
+#pragma GCC unroll 64
+  for (std::size_t c = 0; c < Cols; ++c)
+#pragma GCC unroll 8
+    for (std::size_t q = 0; q < Vectors; ++q) acc[c][q] = first ? vec(0.0f) : vec::load_unaligned(part + c * Cout + q * v);
+  for (std::size_t y = 0; y < Ho; ++y) {
+    const float* xr = x_row + y * XRow;
+    const float* dr = dz + y * DzRow;
+    for (std::size_t x = 0; x < Wo; ++x) {
+      vec d[Vectors];
+#pragma GCC unroll 8
+      for (std::size_t q = 0; q < Vectors; ++q) d[q] = vec::load_unaligned(dr + x * Cout + q * v);
+#pragma GCC unroll 64
+      for (std::size_t c = 0; c < Cols; ++c) {
+        const vec b(xr[x * Cin + c]);
+#pragma GCC unroll 8
+        for (std::size_t q = 0; q < Vectors; ++q) acc[c][q] = xsimd::fma(b, d[q], acc[c][q]);
+      }
+    }
+  }
+#pragma GCC unroll 64
+  for (std::size_t c = 0; c < Cols; ++c)
+#pragma GCC unroll 8
+    for (std::size_t q = 0; q < Vectors; ++q) acc[c][q].store_unaligned(part + c * Cout + q * v);
+}
+
+/// The weight-gradient tile for J = K·Cin pairs per kernel row: 2 vectors when the channel blocks pair up,
+/// and the column count in [max/2, max] that needs the fewest tiles per row (the last one may be narrower).
+template <std::size_t J, std::size_t Cout, class Arch>
+constexpr auto pick_dw_tile() {
+  constexpr std::size_t v = xsimd::batch<float, Arch>::size;
+  constexpr std::size_t nv = (Cout / v) % 2 == 0 ? 2 : 1;
+  constexpr std::size_t max_cols = std::min(J, (vector_registers<Arch> - nv - 1) / nv);
+  std::size_t best = max_cols, best_tiles = (J + max_cols - 1) / max_cols;
+  for (std::size_t c = max_cols; c >= 1 && 2 * c >= max_cols; --c) {
+    const std::size_t tiles = (J + c - 1) / c;
+    if (tiles < best_tiles) best = c, best_tiles = tiles;
+  }
+  return std::pair<std::size_t, std::size_t>{nv, best};
+}
+
+}  // namespace detail
+
+/// A Cin → Cout, K×K, stride-1 convolution with zero padding Pad on an H×W map, for training, on the direct
+/// kernel. `forward_supported` / `input_grad_supported` say whether the kernel takes this geometry on Arch
+/// (output channels, respectively input channels, a multiple of the SIMD width, and a register tile that
+/// fits); callers fall back to conv2d_gemm.hpp otherwise.
+template <std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, std::size_t K, std::size_t Pad,
+          class Arch = xsimd::default_arch>
+struct conv2d_direct {
+  static constexpr std::size_t v = xsimd::batch<float, Arch>::size;
+  static constexpr std::size_t ho = H + 2 * Pad - K + 1, wo = W + 2 * Pad - K + 1;
+  /// The padding of dz that turns the input gradient into a convolution (K − 1 − Pad).
+  static constexpr std::size_t grad_pad = K - 1 - Pad;
+
+  using forward_tile = default_conv_tile<Cin, Cout, H, W, K, Pad, 1, Arch>;
+  using input_grad_tile = default_conv_tile<Cout, Cin, ho, wo, K, grad_pad, 1, Arch>;
+
+  static constexpr bool forward_supported =
+      K % 2 == 1 && Pad < K && K <= H + 2 * Pad && K <= W + 2 * Pad && Cout % v == 0 && forward_tile::cols > 0;
+  static constexpr bool input_grad_supported = forward_supported && Cin % v == 0 && input_grad_tile::cols > 0;
+
+  /// Floats of one image: the bordered NHWC input kept for the weight gradient, and the bordered NHWC dz.
+  static constexpr std::size_t x_image = nhwc_image_size<Cin, H, W, Pad>;
+  static constexpr std::size_t dz_image = nhwc_image_size<Cout, ho, wo, grad_pad>;
+  static constexpr std::size_t weight_size = Cout * Cin * K * K;
+
+  using state = conv2d_direct_state;
+
+  /// Floats of workspace per thread in forward (the NHWC output of one image).
+  static constexpr std::size_t forward_scratch = ho * wo * Cout;
+
+  /// z = conv2d(x, w) + bias like conv2d_forward (moments likewise), and keeps what backward needs in s.
+  /// Requires: forward_supported; x N×Cin×H×W, w Cout×Cin×K×K, bias Cout or nullptr, z N×Cout×Ho×Wo,
+  /// moments N×Cout or nullptr. Ensures: z (and moments) overwritten, bit-identical for any thread count.
+  static void forward(const float* x, const float* w, const float* bias, float* z, std::size_t n, state& s,
+                      std::vector<float>& workspace, plane_moments* moments = nullptr) {
+    static_assert(forward_supported, "fusenet: conv2d_direct: this geometry needs the GEMM convolution");
+    prepare(w, s, n);
+    const float* b = bias != nullptr ? bias : s.zeros.data();
+    const std::size_t threads = detail::conv2d_threads(n);
+    if (workspace.size() < threads * forward_scratch) workspace.resize(threads * forward_scratch);
+    float* const scratch = workspace.data();
+    [[maybe_unused]] const int team_size = static_cast<int>(threads);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(team_size) if (team_size > 1)
+#endif
+    for (std::size_t i = 0; i < n; ++i) {
+      float* const out = scratch + detail::conv2d_thread_rank() * forward_scratch;
+      float* const xi = s.input.data() + i * x_image;
+      float* const zi = z + i * Cout * ho * wo;
+      nchw_to_nhwc<Cin, H, W, Pad>(x + i * Cin * H * W, xi, 1);
+      conv_bias_relu_pool_image<forward_tile, Cin, Cout, H, W, K, Pad, 1, pool_max, act_none, 0, Arch>(
+          xi, s.forward_weights.data(), b, out);
+      nhwc_to_nchw<Cout, ho, wo, 0>(out, zi, 1);
+      if (moments != nullptr)
+        for (std::size_t co = 0; co < Cout; ++co)
+          moments[i * Cout + co] = moments_of_plane<Arch>(zi + co * ho * wo, ho * wo);
+    }
+  }
+
+  /// Gradients of the last forward given dz (N×Cout×Ho×Wo), as conv2d_backward: dx overwritten unless
+  /// nullptr, dw and db accumulated unless nullptr; bit-identical for any thread count.
+  /// Requires: the forward of these n images ran with s; dx == nullptr unless input_grad_supported (the
+  /// caller takes the input gradient from conv2d_backward then).
+  static void backward(const float* dz, float* dx, float* dw, float* db, std::size_t n, const state& s,
+                       std::vector<float>& workspace) {
+    assert(dx == nullptr || input_grad_supported);
+    constexpr std::size_t j = K * Cin, part_size = K * j * Cout;
+    constexpr std::size_t per_thread = dz_image + H * W * Cin;
+    const std::size_t chunks = (n + conv2d_dw_chunk - 1) / conv2d_dw_chunk;
+    const std::size_t threads = detail::conv2d_threads(chunks);
+    const std::size_t partials = dw != nullptr ? chunks * part_size : 0;
+    if (workspace.size() < partials + threads * per_thread) workspace.resize(partials + threads * per_thread);
+    float* const parts = workspace.data();
+    float* const scratch = workspace.data() + partials;
+    if (db != nullptr) {
+      for (std::size_t co = 0; co < Cout; ++co) {
+        double sum = 0.0;  // N·Ho·Wo terms, summed in double as conv2d_backward does
+        for (std::size_t i = 0; i < n; ++i) {
+          const float* p = dz + (i * Cout + co) * ho * wo;
+          for (std::size_t k = 0; k < ho * wo; ++k) sum += static_cast<double>(p[k]);
+        }
+        db[co] += static_cast<float>(sum);
+      }
+    }
+    [[maybe_unused]] const int team_size = static_cast<int>(threads);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(team_size) if (team_size > 1)
+#endif
+    for (std::size_t c = 0; c < chunks; ++c) {
+      float* const dzb = scratch + detail::conv2d_thread_rank() * per_thread;
+      float* const dx_nhwc = dzb + dz_image;
+      const std::size_t first = c * conv2d_dw_chunk, last = std::min(n, first + conv2d_dw_chunk);
+      for (std::size_t i = first; i < last; ++i) {
+        nchw_to_nhwc<Cout, ho, wo, grad_pad>(dz + i * Cout * ho * wo, dzb, 1);
+        if (dw != nullptr) weight_grad_image(s.input.data() + i * x_image, dzb, parts + c * part_size, i == first);
+        if (dx != nullptr) {
+          if constexpr (input_grad_supported) {
+            conv_bias_relu_pool_image<input_grad_tile, Cout, Cin, ho, wo, K, grad_pad, 1, pool_max, act_none, 0,
+                                      Arch>(dzb, s.input_grad_weights.data(), s.zeros.data(), dx_nhwc);
+            nhwc_to_nchw<Cin, H, W, 0>(dx_nhwc, dx + i * Cin * H * W, 1);
+          }
+        }
+      }
+    }
+    if (dw != nullptr) {
+      // parts are [ky][kx][i][o]; dw is PyTorch's [o][i][ky][kx]
+      for (std::size_t c = 0; c < chunks; ++c) {
+        const float* part = parts + c * part_size;
+        for (std::size_t o = 0; o < Cout; ++o)
+          for (std::size_t i = 0; i < Cin; ++i)
+            for (std::size_t t = 0; t < K * K; ++t) dw[(o * Cin + i) * K * K + t] += part[(t * Cin + i) * Cout + o];
+      }
+    }
+  }
+
+ private:
+  /// Packs the weights for this step and sizes the kept input for n images.
+  static void prepare(const float* w, state& s, std::size_t n) {
+    s.forward_weights.resize(weight_size);
+    pack_conv_weights<Cin, Cout, K, Arch>(w, s.forward_weights.data());
+    if constexpr (input_grad_supported) {
+      // w'[i][o][ky][kx] = w[o][i][K−1−ky][K−1−kx], then packed like any Cout → Cin weight
+      std::vector<float> flipped(weight_size);
+      for (std::size_t o = 0; o < Cout; ++o)
+        for (std::size_t i = 0; i < Cin; ++i)
+          for (std::size_t ky = 0; ky < K; ++ky)
+            for (std::size_t kx = 0; kx < K; ++kx)
+              flipped[((i * Cout + o) * K + ky) * K + kx] = w[((o * Cin + i) * K + (K - 1 - ky)) * K + (K - 1 - kx)];
+      s.input_grad_weights.resize(weight_size);
+      pack_conv_weights<Cout, Cin, K, Arch>(flipped.data(), s.input_grad_weights.data());
+    }
+    s.zeros.assign(std::max(Cin, Cout), 0.0f);
+    if (s.input.size() < n * x_image) s.input.resize(n * x_image);
+  }
+
+  /// Adds one image's weight gradient to part ([K][K·Cin][Cout]; overwritten when first): xb is the image's
+  /// bordered NHWC input, dzb its bordered NHWC dz.
+  static void weight_grad_image(const float* xb, const float* dzb, float* part, bool first) {
+    constexpr std::size_t j = K * Cin;
+    constexpr auto tile = detail::pick_dw_tile<j, Cout, Arch>();
+    constexpr std::size_t nv = tile.first, cols = tile.second, full = j / cols, tail = j % cols;
+    constexpr std::size_t x_row = (W + 2 * Pad) * Cin, dz_row = (wo + 2 * grad_pad) * Cout;
+    static_assert(nv * cols + nv + 1 <= vector_registers<Arch>, "fusenet: conv2d_direct: dw tile would spill");
+    const float* dz0 = dzb + grad_pad * dz_row + grad_pad * Cout;  // dz's first interior pixel
+    for (std::size_t ky = 0; ky < K; ++ky) {
+      for (std::size_t ob = 0; ob < Cout / (nv * v); ++ob) {
+        const float* d = dz0 + ob * nv * v;
+        float* p = part + ky * j * Cout + ob * nv * v;
+        for (std::size_t t = 0; t < full; ++t)
+          detail::dw_run_tile<Arch, nv, cols, Cin, Cout, ho, wo, x_row, dz_row>(xb + ky * x_row + t * cols, d,
+                                                                               p + t * cols * Cout, first);
+        if constexpr (tail > 0)
+          detail::dw_run_tile<Arch, nv, tail, Cin, Cout, ho, wo, x_row, dz_row>(xb + ky * x_row + full * cols, d,
+                                                                               p + full * cols * Cout, first);
+      }
+    }
+  }
+};
+
+}  // namespace fusenet::kernels

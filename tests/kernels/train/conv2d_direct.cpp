@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: MIT
+// The training convolution on the direct kernel (conv2d_direct.hpp) against the scalar convolution run in
+// double: forward (with plane moments), input gradient and weight/bias gradient, for the reference CNN's
+// layers and odd geometries; overwrite vs accumulate; 1 vs 2 threads bit-identical.
+#include <doctest/doctest.h>
+
+#include <cstddef>
+#include <fusenet/kernels/batch_stats.hpp>
+#include <fusenet/kernels/conv2d_direct.hpp>
+#include <fusenet/kernels/scalar/conv2d.hpp>
+#include <limits>
+#include <random>
+#include <vector>
+
+#include "common.hpp"
+
+namespace fk = fusenet::kernels;
+using train_test::mismatches;
+using train_test::random_vector;
+using train_test::with_threads;
+
+namespace {
+
+std::vector<double> widen(const std::vector<float>& v) { return {v.begin(), v.end()}; }
+std::vector<float> narrow(const std::vector<double>& v) {
+  std::vector<float> out(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) out[i] = static_cast<float>(v[i]);
+  return out;
+}
+
+struct outputs {
+  std::vector<float> z, dx, dw, db;
+  std::vector<fk::plane_moments> moments;
+};
+
+/// forward then backward on the direct kernel; dw and db start at dw0 / db0 (accumulated), dx at NaN.
+template <class Conv>
+outputs run_direct(std::size_t n, const std::vector<float>& x, const std::vector<float>& w, const float* bias,
+                   const std::vector<float>& dz, const std::vector<float>& dw0, const std::vector<float>& db0,
+                   std::vector<float>& workspace) {
+  typename Conv::state s;
+  outputs o{std::vector<float>(dz.size(), std::numeric_limits<float>::quiet_NaN()),
+            std::vector<float>(x.size(), std::numeric_limits<float>::quiet_NaN()), dw0, db0,
+            std::vector<fk::plane_moments>(n * (dz.size() / n / (Conv::ho * Conv::wo)))};
+  Conv::forward(x.data(), w.data(), bias, o.z.data(), n, s, workspace, o.moments.data());
+  Conv::backward(dz.data(), Conv::input_grad_supported ? o.dx.data() : nullptr, o.dw.data(), o.db.data(), n, s,
+                 workspace);
+  return o;
+}
+
+template <std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, std::size_t K, std::size_t Pad>
+void check_against_scalar(std::size_t n, std::mt19937& rng, std::vector<float>& workspace) {
+  using conv = fk::conv2d_direct<Cin, Cout, H, W, K, Pad>;
+  static_assert(conv::forward_supported);
+  CAPTURE(Cin);
+  CAPTURE(Cout);
+  CAPTURE(H);
+  CAPTURE(W);
+  CAPTURE(K);
+  CAPTURE(Pad);
+  const fk::conv2d_geometry g{n, Cin, H, W, Cout, K, 1, Pad, 1, 1};
+  const std::size_t plane = conv::ho * conv::wo;
+  REQUIRE(plane == g.out_h() * g.out_w());
+  const auto x = random_vector(n * Cin * H * W, rng), w = random_vector(Cout * Cin * K * K, rng);
+  const auto bias = random_vector(Cout, rng), dz = random_vector(n * Cout * plane, rng);
+  const auto dw0 = random_vector(w.size(), rng), db0 = random_vector(Cout, rng);
+
+  for (const bool with_bias : {true, false}) {
+    CAPTURE(with_bias);
+    const float* b = with_bias ? bias.data() : nullptr;
+    const auto bias_d = widen(bias);
+    std::vector<double> z_ref(dz.size()), dx_ref(x.size()), dw_ref = widen(dw0), db_ref = widen(db0);
+    fk::scalar::conv2d_forward<double>(g, widen(x).data(), widen(w).data(), with_bias ? bias_d.data() : nullptr,
+                                       z_ref.data());
+    fk::scalar::conv2d_backward<double>(g, widen(x).data(), widen(w).data(), widen(dz).data(), dx_ref.data(),
+                                        dw_ref.data(), db_ref.data());
+
+    const outputs o = run_direct<conv>(n, x, w, b, dz, dw0, db0, workspace);
+    // float sums of Cin·K² (forward), Cout·K² (input gradient), N·Ho·Wo (weight gradient) terms in [-1, 1]
+    CHECK(mismatches(o.z, narrow(z_ref), 1e-5f, 2e-7f * Cin * K * K) == 0);
+    if constexpr (conv::input_grad_supported) CHECK(mismatches(o.dx, narrow(dx_ref), 1e-5f, 2e-7f * Cout * K * K) == 0);
+    CHECK(mismatches(o.dw, narrow(dw_ref), 1e-5f, 2e-7f * static_cast<float>(n * plane)) == 0);
+    CHECK(mismatches(o.db, narrow(db_ref), 1e-6f, 1e-6f) == 0);
+    // the moments are those of the planes written
+    for (std::size_t p = 0; p < o.moments.size(); ++p) {
+      const fk::plane_moments m = fk::moments_of_plane(o.z.data() + p * plane, plane);
+      CHECK(o.moments[p].sum == m.sum);
+      CHECK(o.moments[p].m2 == m.m2);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("direct training convolution matches the scalar convolution in double, forward and backward") {
+  std::mt19937 rng(21);
+  std::vector<float> workspace;  // shared by every geometry: reuse across sizes must be safe
+  check_against_scalar<1, 32, 28, 28, 3, 1>(3, rng, workspace);    // reference CNN, first conv (tiny Cin)
+  check_against_scalar<32, 64, 14, 14, 3, 1>(17, rng, workspace);  // second conv, 17 images: three dw chunks
+  check_against_scalar<16, 16, 7, 9, 3, 0>(2, rng, workspace);     // no padding, odd non-square map
+  check_against_scalar<16, 32, 6, 5, 5, 2>(2, rng, workspace);     // 5×5 kernel
+  check_against_scalar<16, 16, 5, 5, 1, 0>(9, rng, workspace);     // pointwise
+  check_against_scalar<3, 16, 8, 8, 3, 2>(2, rng, workspace);      // padding 2 > K/2, 3 input channels
+  check_against_scalar<16, 16, 1, 1, 3, 1>(2, rng, workspace);     // 1×1 map: only the centre tap is real
+}
+
+TEST_CASE("direct training convolution: the kept state follows the batch size of each forward") {
+  std::mt19937 rng(22);
+  using conv = fk::conv2d_direct<16, 16, 6, 6, 3, 1>;
+  std::vector<float> workspace;
+  conv::state s;
+  for (const std::size_t n : {5u, 2u, 7u}) {
+    CAPTURE(n);
+    const fk::conv2d_geometry g{n, 16, 6, 6, 16, 3, 1, 1, 1, 1};
+    const auto x = random_vector(n * 16 * 36, rng), w = random_vector(16 * 16 * 9, rng);
+    const auto dz = random_vector(n * 16 * 36, rng);
+    std::vector<float> z(dz.size()), dw(w.size(), 0.0f), z_ref(dz.size()), dw_ref(w.size(), 0.0f);
+    conv::forward(x.data(), w.data(), nullptr, z.data(), n, s, workspace);
+    conv::backward(dz.data(), nullptr, dw.data(), nullptr, n, s, workspace);
+    fk::scalar::conv2d_forward(g, x.data(), w.data(), static_cast<const float*>(nullptr), z_ref.data());
+    fk::scalar::conv2d_backward(g, x.data(), w.data(), dz.data(), static_cast<float*>(nullptr), dw_ref.data(),
+                                static_cast<float*>(nullptr));
+    CHECK(mismatches(z, z_ref, 1e-5f, 1e-4f) == 0);
+    CHECK(mismatches(dw, dw_ref, 1e-5f, 1e-4f) == 0);
+  }
+}
+
+TEST_CASE("direct training convolution gives bit-identical results on 1 and 2 threads") {
+  std::mt19937 rng(23);
+  using conv = fk::conv2d_direct<32, 64, 14, 14, 3, 1>;
+  const std::size_t n = 20;  // three dw chunks of unequal size
+  const auto x = random_vector(n * 32 * 196, rng), w = random_vector(64 * 32 * 9, rng);
+  const auto bias = random_vector(64, rng), dz = random_vector(n * 64 * 196, rng);
+  const std::vector<float> dw0(w.size(), 0.5f), db0(64, 0.5f);
+  auto run = [&](int threads) {
+    outputs o;
+    with_threads(threads, [&] {
+      std::vector<float> workspace;
+      o = run_direct<conv>(n, x, w, bias.data(), dz, dw0, db0, workspace);
+    });
+    return o;
+  };
+  const outputs one = run(1), two = run(2);
+  CHECK(one.z == two.z);
+  CHECK(one.dx == two.dx);
+  CHECK(one.dw == two.dw);
+  CHECK(one.db == two.db);
+}
