@@ -3,7 +3,7 @@
 //   fusenet_bench [--filter REGEX] [--threads T] [--reps N]
 // Names: train/reference (one Adam step: forward + loss + backward + update), train/conv/32-64-14x14/...
 // (the training convolution alone: forward, forward+stats, backward_data, backward_weights on im2col + GEMM, and
-// direct/{forward+stats,backward_data,backward_weights} on the direct kernel), infer/reference (fused
+// direct/{forward,forward+stats,backward_data,backward_weights} on the direct kernel), infer/reference (fused
 // inference model), infer/reference/unfused (the trainer's eval_forward, layer by layer), and
 // infer/conv_block/CIN-COUT-HxW (conv3x3 + BN + ReLU through the inference model, NCHW in and out) with its
 // /unfused twin. bench/conv_bench measures the fused kernel alone, as % of the FMA peak.
@@ -145,7 +145,9 @@ void bench_train_conv(const options& o, std::size_t batch) {
   std::vector<fk::plane_moments> moments(batch * 64);
   using direct = fk::conv2d_direct<32, 64, 14, 14, 3, 1>;
   direct::state state;
-  direct::forward(x.data(), w.data(), b.data(), y.data(), batch, state, workspace);  // backward needs a forward
+  direct::forward(x.data(), w.data(), b.data(), y.data(), batch, state);  // backward needs a forward
+  std::vector<float> dz_nhwc(batch * direct::dz_image);
+  fk::nchw_to_nhwc<64, 14, 14, direct::grad_pad>(dy.data(), dz_nhwc.data(), batch);
   for (int t : o.threads) {
     set_threads(t);
     const std::pair<std::string, std::function<void()>> runs[] = {
@@ -156,13 +158,16 @@ void bench_train_conv(const options& o, std::size_t batch) {
          [&] { fk::conv2d_backward(g, x.data(), w.data(), dy.data(), dx.data(), nullptr, nullptr, workspace); }},
         {base + "/backward_weights",
          [&] { fk::conv2d_backward(g, x.data(), w.data(), dy.data(), nullptr, dw.data(), db.data(), workspace); }},
-        // the same products on the direct kernel (conv2d_direct.hpp), which the training stages use
+        // the same products on the direct kernel (conv2d_direct.hpp), which the training stages use; it
+        // writes z and reads dz in its own NHWC (the stage epilogue's layout), and the data is random anyway
+        {base + "/direct/forward",
+         [&] { direct::forward(x.data(), w.data(), b.data(), y.data(), batch, state); }},
         {base + "/direct/forward+stats",
-         [&] { direct::forward(x.data(), w.data(), b.data(), y.data(), batch, state, workspace, moments.data()); }},
+         [&] { direct::forward(x.data(), w.data(), b.data(), y.data(), batch, state, moments.data()); }},
         {base + "/direct/backward_data",
-         [&] { direct::backward(dy.data(), dx.data(), nullptr, nullptr, batch, state, workspace); }},
+         [&] { direct::backward(dz_nhwc.data(), dx.data(), nullptr, nullptr, batch, state, workspace); }},
         {base + "/direct/backward_weights",
-         [&] { direct::backward(dy.data(), nullptr, dw.data(), db.data(), batch, state, workspace); }},
+         [&] { direct::backward(dz_nhwc.data(), nullptr, dw.data(), db.data(), batch, state, workspace); }},
     };
     for (const auto& [name, call] : runs) {
       if (std::regex_search(name, o.filter)) report(name, batch, t, flops, o.reps, call);

@@ -61,6 +61,42 @@ plane_moments moments_of_plane(const float* p, std::size_t len) {
   return {static_cast<double>(shift) * count + dev, std::max(0.0, sq - dev * dev / count)};
 }
 
+/// The moments of each channel of one NHWC image (pixels × channels, channels contiguous), the same
+/// quantities as moments_of_plane on its NCHW planes: out[c] for c < channels. Two passes as there, with
+/// the channels in the vector lanes; float partials are moved into double every 64 pixels, so no float
+/// sum has more than 64 terms. Requires: channels a multiple of the vector width, pixels > 0.
+template <class Arch = xsimd::default_arch>
+void moments_of_pixels(const float* image, std::size_t pixels, std::size_t channels, plane_moments* out) {
+  using batch = xsimd::batch<float, Arch>;
+  constexpr std::size_t lanes = batch::size, chunk = 64;
+  const auto count = static_cast<double>(pixels);
+  alignas(64) float part_s[lanes], part_q[lanes];
+  for (std::size_t c0 = 0; c0 < channels; c0 += lanes) {
+    double sum[lanes] = {}, sq[lanes] = {};
+    auto pass = [&](const batch& shift, bool squares) {
+      for (std::size_t j = 0; j < lanes; ++j) sum[j] = 0.0, sq[j] = 0.0;
+      for (std::size_t p0 = 0; p0 < pixels; p0 += chunk) {
+        batch s(0.0f), q(0.0f);
+        const std::size_t p1 = std::min(pixels, p0 + chunk);
+        for (std::size_t p = p0; p < p1; ++p) {
+          const batch d = batch::load_unaligned(image + p * channels + c0) - shift;
+          s += d;
+          if (squares) q = xsimd::fma(d, d, q);
+        }
+        s.store_aligned(part_s);
+        q.store_aligned(part_q);
+        for (std::size_t j = 0; j < lanes; ++j) sum[j] += static_cast<double>(part_s[j]), sq[j] += static_cast<double>(part_q[j]);
+      }
+    };
+    pass(batch(0.0f), false);
+    alignas(64) float shift[lanes];
+    for (std::size_t j = 0; j < lanes; ++j) shift[j] = static_cast<float>(sum[j] / count);
+    pass(batch::load_aligned(shift), true);
+    for (std::size_t j = 0; j < lanes; ++j)
+      out[c0 + j] = {static_cast<double>(shift[j]) * count + sum[j], std::max(0.0, sq[j] - sum[j] * sum[j] / count)};
+  }
+}
+
 /// Per-channel mean and biased variance of N×C planes of `len` values each, from their moments
 /// (moments[n·C + c]), merged in image order with Chan's formula — the same result for any thread
 /// count that produced the planes. Ensures: mean and var (C each) overwritten.

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
 // Training-path 2-d convolution on the direct kernel of conv_blocked.hpp: forward, input gradient and
-// weight gradient for a stride-1, undilated, ungrouped K×K convolution, NCHW in and out like conv2d_gemm.hpp.
+// weight gradient for a stride-1, undilated, ungrouped K×K convolution. x and dx are NCHW, the layout between
+// layers; the conv output z and its gradient dz are NHWC, the kernel's own layout, which the stage's
+// BatchNorm epilogue (batch_norm_relu_pool_nhwc.hpp) reads and writes.
 #pragma once
 
 // Why: the im2col + GEMM path (conv2d_gemm.hpp) copies K² times the input per image and multiplies panels
 // shaped by the image rather than by the registers; the direct kernel reads the bordered NHWC input in place
-// and runs at 84–94 % of FP32 peak in inference. Training keeps NCHW between layers (the BatchNorm, pool and
-// dense kernels use it), so each image is converted to bordered NHWC and back around the kernel, on the
-// thread that computes it, while the image is in cache.
+// and runs at 84–94 % of FP32 peak in inference. Training keeps NCHW between layers (the pool, dense and
+// unfused BatchNorm kernels use it), so each input image is converted to bordered NHWC on the thread that
+// convolves it, and kept for the weight gradient.
 //
 // The three products, for output channel o, input channel i, tap (ky, kx), P = Pad, xp = x zero-padded by P:
 //   forward:      z[o][y][x]   = b[o] + Σ_{i,ky,kx} w[o][i][ky][kx] · xp[i][y + ky][x + kx]
@@ -123,80 +125,72 @@ struct conv2d_direct {
       K % 2 == 1 && Pad < K && K <= H + 2 * Pad && K <= W + 2 * Pad && Cout % v == 0 && forward_tile::cols > 0;
   static constexpr bool input_grad_supported = forward_supported && Cin % v == 0 && input_grad_tile::cols > 0;
 
-  /// Floats of one image: the bordered NHWC input kept for the weight gradient, and the bordered NHWC dz.
+  /// Floats of one image: the bordered NHWC input kept for the weight gradient, and the bordered NHWC dz
+  /// backward reads.
   static constexpr std::size_t x_image = nhwc_image_size<Cin, H, W, Pad>;
   static constexpr std::size_t dz_image = nhwc_image_size<Cout, ho, wo, grad_pad>;
   static constexpr std::size_t weight_size = Cout * Cin * K * K;
 
   using state = conv2d_direct_state;
 
-  /// Floats of workspace per thread in forward (the NHWC output of one image).
-  static constexpr std::size_t forward_scratch = ho * wo * Cout;
-
-  /// z = conv2d(x, w) + bias like conv2d_forward (moments likewise), and keeps what backward needs in s.
-  /// Requires: forward_supported; x N×Cin×H×W, w Cout×Cin×K×K, bias Cout or nullptr, z N×Cout×Ho×Wo,
-  /// moments N×Cout or nullptr. Ensures: z (and moments) overwritten, bit-identical for any thread count.
+  /// z = conv2d(x, w) + bias as conv2d_forward, but z NHWC (N × Ho·Wo × Cout, what the direct kernel writes;
+  /// batch_norm_relu_pool_nhwc.hpp reads it), with each image's channel moments while it is in cache
+  /// (moments[n·Cout + c], as conv2d_forward's). Keeps the packed weights and the bordered NHWC input in s.
+  /// Requires: forward_supported; x N×Cin×H×W (NCHW), w Cout×Cin×K×K, bias Cout or nullptr, moments N×Cout
+  /// or nullptr. Ensures: z (and moments) overwritten, bit-identical for any thread count.
   static void forward(const float* x, const float* w, const float* bias, float* z, std::size_t n, state& s,
-                      std::vector<float>& workspace, plane_moments* moments = nullptr) {
+                      plane_moments* moments = nullptr) {
     static_assert(forward_supported, "fusenet: conv2d_direct: this geometry needs the GEMM convolution");
     prepare(w, s, n);
     const float* b = bias != nullptr ? bias : s.zeros.data();
-    const std::size_t threads = detail::conv2d_threads(n);
-    if (workspace.size() < threads * forward_scratch) workspace.resize(threads * forward_scratch);
-    float* const scratch = workspace.data();
-    [[maybe_unused]] const int team_size = static_cast<int>(threads);
+    [[maybe_unused]] const int team_size = static_cast<int>(detail::conv2d_threads(n));
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(team_size) if (team_size > 1)
 #endif
     for (std::size_t i = 0; i < n; ++i) {
-      float* const out = scratch + detail::conv2d_thread_rank() * forward_scratch;
       float* const xi = s.input.data() + i * x_image;
-      float* const zi = z + i * Cout * ho * wo;
+      float* const zi = z + i * ho * wo * Cout;
       nchw_to_nhwc<Cin, H, W, Pad>(x + i * Cin * H * W, xi, 1);
       conv_bias_relu_pool_image<forward_tile, Cin, Cout, H, W, K, Pad, 1, pool_max, act_none, 0, Arch>(
-          xi, s.forward_weights.data(), b, out);
-      nhwc_to_nchw<Cout, ho, wo, 0>(out, zi, 1);
-      if (moments != nullptr)
-        for (std::size_t co = 0; co < Cout; ++co)
-          moments[i * Cout + co] = moments_of_plane<Arch>(zi + co * ho * wo, ho * wo);
+          xi, s.forward_weights.data(), b, zi);
+      if (moments != nullptr) moments_of_pixels<Arch>(zi, ho * wo, Cout, moments + i * Cout);
     }
   }
 
-  /// Gradients of the last forward given dz (N×Cout×Ho×Wo), as conv2d_backward: dx overwritten unless
-  /// nullptr, dw and db accumulated unless nullptr; bit-identical for any thread count.
-  /// Requires: the forward of these n images ran with s; dx == nullptr unless input_grad_supported (the
-  /// caller takes the input gradient from conv2d_backward then).
+  /// Gradients of the last forward given dz as bordered NHWC (N images of dz_image floats: (Ho + 2·grad_pad)
+  /// × (Wo + 2·grad_pad) × Cout with a zero border, as batch_norm_relu_pool_nhwc_backward writes it), as
+  /// conv2d_backward: dx (NCHW) overwritten unless nullptr, dw and db accumulated unless nullptr;
+  /// bit-identical for any thread count. Requires: the forward of these n images ran with s; dx == nullptr
+  /// unless input_grad_supported (the caller takes the input gradient from conv2d_backward then).
   static void backward(const float* dz, float* dx, float* dw, float* db, std::size_t n, const state& s,
                        std::vector<float>& workspace) {
     assert(dx == nullptr || input_grad_supported);
-    constexpr std::size_t j = K * Cin, part_size = K * j * Cout;
-    constexpr std::size_t per_thread = dz_image + H * W * Cin;
+    constexpr std::size_t part_size = K * K * Cin * Cout, per_thread = H * W * Cin;
+    constexpr std::size_t dz_row = (wo + 2 * grad_pad) * Cout, dz_first = grad_pad * dz_row + grad_pad * Cout;
     const std::size_t chunks = (n + conv2d_dw_chunk - 1) / conv2d_dw_chunk;
     const std::size_t threads = detail::conv2d_threads(chunks);
-    const std::size_t partials = dw != nullptr ? chunks * part_size : 0;
-    if (workspace.size() < partials + threads * per_thread) workspace.resize(partials + threads * per_thread);
+    const std::size_t partials = dw != nullptr ? chunks * part_size : 0, bias_partials = db != nullptr ? n * Cout : 0;
+    const std::size_t total = partials + bias_partials + threads * per_thread;
+    if (workspace.size() < total) workspace.resize(total);
     float* const parts = workspace.data();
-    float* const scratch = workspace.data() + partials;
-    if (db != nullptr) {
-      for (std::size_t co = 0; co < Cout; ++co) {
-        double sum = 0.0;  // N·Ho·Wo terms, summed in double as conv2d_backward does
-        for (std::size_t i = 0; i < n; ++i) {
-          const float* p = dz + (i * Cout + co) * ho * wo;
-          for (std::size_t k = 0; k < ho * wo; ++k) sum += static_cast<double>(p[k]);
-        }
-        db[co] += static_cast<float>(sum);
-      }
-    }
+    float* const bias_parts = parts + partials;
+    float* const scratch = bias_parts + bias_partials;
     [[maybe_unused]] const int team_size = static_cast<int>(threads);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(team_size) if (team_size > 1)
 #endif
     for (std::size_t c = 0; c < chunks; ++c) {
-      float* const dzb = scratch + detail::conv2d_thread_rank() * per_thread;
-      float* const dx_nhwc = dzb + dz_image;
+      float* const dx_nhwc = scratch + detail::conv2d_thread_rank() * per_thread;
       const std::size_t first = c * conv2d_dw_chunk, last = std::min(n, first + conv2d_dw_chunk);
       for (std::size_t i = first; i < last; ++i) {
-        nchw_to_nhwc<Cout, ho, wo, grad_pad>(dz + i * Cout * ho * wo, dzb, 1);
+        const float* dzb = dz + i * dz_image;
+        if (db != nullptr) {  // this image's Σ dz per channel: Ho·Wo float terms
+          float* bp = bias_parts + i * Cout;
+          std::fill(bp, bp + Cout, 0.0f);
+          for (std::size_t y = 0; y < ho; ++y)
+            for (std::size_t x = 0; x < wo; ++x)
+              for (std::size_t o = 0; o < Cout; ++o) bp[o] += dzb[dz_first + y * dz_row + x * Cout + o];
+        }
         if (dw != nullptr) weight_grad_image(s.input.data() + i * x_image, dzb, parts + c * part_size, i == first);
         if (dx != nullptr) {
           if constexpr (input_grad_supported) {
@@ -205,6 +199,13 @@ struct conv2d_direct {
             nhwc_to_nchw<Cin, H, W, 0>(dx_nhwc, dx + i * Cin * H * W, 1);
           }
         }
+      }
+    }
+    if (db != nullptr) {
+      for (std::size_t o = 0; o < Cout; ++o) {
+        double sum = 0.0;  // the images' float sums added in image order, in double
+        for (std::size_t i = 0; i < n; ++i) sum += static_cast<double>(bias_parts[i * Cout + o]);
+        db[o] += static_cast<float>(sum);
       }
     }
     if (dw != nullptr) {

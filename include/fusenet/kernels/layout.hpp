@@ -90,7 +90,13 @@ inline void nchw_to_nhwc(const float* nchw, float* nhwc, std::size_t batch) {
   constexpr std::size_t image = nhwc_image_size<C, H, W, Border>;
   for (std::size_t n = 0; n < batch; ++n) {
     float* dst = nhwc + n * image;
-    std::fill(dst, dst + image, 0.0f);
+    // zero only the border: top and bottom rows, then each row's left and right pixels
+    std::fill(dst, dst + Border * wp * C, 0.0f);
+    std::fill(dst + (H + Border) * wp * C, dst + image, 0.0f);
+    for (std::size_t y = Border; y < H + Border; ++y) {
+      std::fill(dst + y * wp * C, dst + (y * wp + Border) * C, 0.0f);
+      std::fill(dst + (y * wp + W + Border) * C, dst + (y + 1) * wp * C, 0.0f);
+    }
     const float* src = nchw + n * C * H * W;
     for (std::size_t c = 0; c < C; ++c)
       for (std::size_t y = 0; y < H; ++y)

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "fusenet/kernels/batch_norm_relu_pool.hpp"
+#include "fusenet/kernels/batch_norm_relu_pool_nhwc.hpp"
 #include "fusenet/kernels/batch_stats.hpp"
 #include "fusenet/kernels/conv2d_direct.hpp"
 #include "fusenet/kernels/conv2d_gemm.hpp"
@@ -47,7 +48,8 @@ struct direct_conv_for<Head, true> {
 struct train_stage_scratch {
   std::vector<kernels::plane_moments> moments;
   std::vector<double> mean, var;
-  std::vector<float> dz;  // the gradient at the conv or dense output
+  std::vector<float> dz;         // the gradient at the conv or dense output
+  std::vector<float> dz_planes;  // dz as NCHW, when a direct conv's input gradient falls back to the GEMM
 
   /// v with at least `size` elements: grown, never shrunk, so stages of different sizes do not
   /// reallocate and refill it on every step.
@@ -97,8 +99,15 @@ struct batch_norm_stage {
     record.code.resize(n * e.channels * e.out_plane());
     if (e.pool) record.picked.resize(record.code.size());
     if constexpr (direct_forward) {
-      // The convolution takes each output plane's moments while the image is in cache.
-      direct::forward(x, head.value(0), head.bias_ptr(), z, n, record.conv, *ctx.workspace, moments);
+      // z stays in the direct kernel's NHWC; the convolution takes each image's moments while it is in cache.
+      direct::forward(x, head.value(0), head.bias_ptr(), z, n, record.conv, moments);
+      kernels::merge_plane_moments(moments, n, e.channels, e.plane(), mean, var);
+      kernels::batch_norm_relu_pool_nhwc_forward(e, z, mean, var, norm.value(0), norm.value(1),
+                                                 static_cast<float>(Norm::layer::epsilon), y, record.code.data(),
+                                                 record.picked.data(), norm.batch_mean(), norm.batch_var(),
+                                                 *ctx.workspace);
+      norm.end_batch_statistics(n);
+      return;
     } else if constexpr (conv) {
       kernels::conv2d_forward(head.geometry(n), x, head.value(0), head.bias_ptr(), z, *ctx.workspace, moments);
     } else {
@@ -117,16 +126,27 @@ struct batch_norm_stage {
   static void backward(Head& head, Norm& norm, const float* x, const float* z, const stage_record& record,
                        const float* dy, float* dx, train_stage_scratch& s, std::size_t n, run_context& ctx) {
     const auto e = epilogue(n);
+    if constexpr (direct_forward) {
+      // dz goes straight into the bordered NHWC the direct kernel's backward reads.
+      float* dz = s.at_least(s.dz, n * direct::dz_image);
+      kernels::batch_norm_relu_pool_nhwc_backward(e, z, norm.value(0), norm.batch_mean(), norm.batch_var(),
+                                                  static_cast<float>(Norm::layer::epsilon), dy, record.code.data(),
+                                                  record.picked.data(), dz, direct::grad_pad, norm.grad(0),
+                                                  norm.grad(1), *ctx.workspace);
+      direct::backward(dz, direct_input_grad ? dx : nullptr, head.grad(0), head.bias_grad_ptr(), n, record.conv,
+                       *ctx.workspace);
+      if (!direct_input_grad && dx != nullptr) {  // the GEMM convolution gives dx from dz in NCHW
+        float* planes = s.at_least(s.dz_planes, n * e.channels * e.plane());
+        kernels::nhwc_to_nchw<Head::out.d[0], Head::out.d[1], Head::out.d[2], direct::grad_pad>(dz, planes, n);
+        kernels::conv2d_backward(head.geometry(n), x, head.value(0), planes, dx, nullptr, nullptr, *ctx.workspace);
+      }
+      return;
+    }
     float* dz = s.at_least(s.dz, n * e.channels * e.plane());
     kernels::batch_norm_relu_pool_backward(e, z, norm.value(0), norm.batch_mean(), norm.batch_var(),
                                            static_cast<float>(Norm::layer::epsilon), dy, record.code.data(),
                                            record.picked.data(), dz, norm.grad(0), norm.grad(1));
-    if constexpr (direct_forward) {
-      direct::backward(dz, direct_input_grad ? dx : nullptr, head.grad(0), head.bias_grad_ptr(), n, record.conv,
-                       *ctx.workspace);
-      if (!direct_input_grad && dx != nullptr)
-        kernels::conv2d_backward(head.geometry(n), x, head.value(0), dz, dx, nullptr, nullptr, *ctx.workspace);
-    } else if constexpr (conv) {
+    if constexpr (conv) {
       kernels::conv2d_backward(head.geometry(n), x, head.value(0), dz, dx, head.grad(0), head.bias_grad_ptr(),
                                *ctx.workspace);
     } else {
