@@ -131,39 +131,112 @@ void batch_norm_relu_pool_nhwc_forward(const batch_norm_relu_pool_geometry& g, c
 }
 
 /// Backward, as batch_norm_relu_pool_backward but with z, code, picked as the NHWC forward wrote them, dy
-/// NCHW, and dz written as bordered NHWC: N images of (H + 2·border) × (W + 2·border) × C with a zero border,
-/// ready for conv2d_direct's backward. The sums Σg, Σg·(z − m) are taken per image in double and added in
-/// image order, so results never depend on the thread count. Ensures: dz overwritten; dgamma, dbeta
-/// accumulated (skipped if nullptr); workspace grown if smaller.
+/// NCHW, and dz written as bordered NHWC, in two steps so that a convolution can take each image's dz while
+/// it is in cache: the constructor makes the pass over the batch that the BatchNorm's sums Σg, Σg·(z − m)
+/// need (taken per image in double and added in image order, so results never depend on the thread count)
+/// and accumulates dγ, dβ; image(n, …) then writes image n's dz, from any thread.
+/// Requires: the arguments outlive the object; `grad` (the masked gradient) is not touched while it lives.
 template <class Arch = xsimd::default_arch>
-void batch_norm_relu_pool_nhwc_backward(const batch_norm_relu_pool_geometry& g, const float* z, const float* gamma,
-                                        const float* batch_mean, const float* batch_var, float eps, const float* dy,
-                                        const std::uint8_t* code, const float* picked, float* dz,
-                                        std::size_t border, float* dgamma, float* dbeta,
-                                        std::vector<float>& workspace) {
+class batch_norm_relu_pool_nhwc_gradient {
   using batch = xsimd::batch<float, Arch>;
-  constexpr std::size_t lanes = batch::size, chunk = 64;
-  const std::size_t channels = g.channels, out_pixels = g.out_plane(), pixels = g.plane();
-  const std::size_t per_image = out_pixels * channels;
-  // workspace: the masked gradient g (NHWC, all images); sums: per image Σg, then Σg·(src − m)
-  if (workspace.size() < g.batch * per_image) workspace.resize(g.batch * per_image);
-  float* const grad = workspace.data();
-  std::vector<double> sums_storage(2 * g.batch * channels);
-  double* const sums = sums_storage.data();
-  const batch zero(0.0f), none(static_cast<float>(no_gradient));
+  static constexpr std::size_t lanes = batch::size;
 
-  // Pass 1, per image: g = dy where the code passes gradient (else 0), and its sums.
-  detail::for_each_image(g.batch, g.batch * per_image, [&](std::size_t n, std::size_t) {
-    float* gn = grad + n * per_image;
-    detail::planes_to_pixels(dy + n * per_image, out_pixels, channels, gn);
-    const std::uint8_t* cn = code + n * per_image;
-    const float* src = g.pool ? picked + n * per_image : z + n * pixels * channels;
-    double* sg = sums + 2 * n * channels;
-    double* sgx = sg + channels;
+ public:
+  /// Ensures: dgamma, dbeta accumulated (skipped if nullptr); grad grown if smaller.
+  batch_norm_relu_pool_nhwc_gradient(const batch_norm_relu_pool_geometry& g, const float* z, const float* gamma,
+                                     const float* batch_mean, const float* batch_var, float eps, const float* dy,
+                                     const std::uint8_t* code, const float* picked, float* dgamma, float* dbeta,
+                                     std::vector<float>& grad)
+      : g_(g), z_(z), mean_(batch_mean), code_(code), a_(g.channels), b_(g.channels), k_(g.channels) {
+    const std::size_t channels = g.channels, out_pixels = g.out_plane(), per_image = out_pixels * channels;
+    if (grad.size() < g.batch * per_image) grad.resize(g.batch * per_image);
+    grad_ = grad.data();
+    std::vector<double> sums(2 * g.batch * channels);  // per image: Σg, then Σg·(src − m), per channel
+    detail::for_each_image(g.batch, g.batch * per_image, [&](std::size_t n, std::size_t) {
+      image_sums(n, dy + n * per_image, g.pool ? picked + n * per_image : z + n * g.plane() * channels,
+                 sums.data() + 2 * n * channels);
+    });
+    // The per-channel coefficients of dz = a·g + b·(z − m) + k, from the sums added in image order.
+    const double count = static_cast<double>(g.batch * g.plane());
+    for (std::size_t c = 0; c < channels; ++c) {
+      double sum_g = 0.0, sum_gx = 0.0;
+      for (std::size_t n = 0; n < g.batch; ++n)
+        sum_g += sums[2 * n * channels + c], sum_gx += sums[(2 * n + 1) * channels + c];
+      const double inv_std = 1.0 / std::sqrt(static_cast<double>(batch_var[c]) + static_cast<double>(eps));
+      const double sum_g_xhat = sum_gx * inv_std;
+      if (dbeta) dbeta[c] += static_cast<float>(sum_g);
+      if (dgamma) dgamma[c] += static_cast<float>(sum_g_xhat);
+      const double gi = (gamma ? static_cast<double>(gamma[c]) : 1.0) * inv_std;
+      a_[c] = static_cast<float>(gi);
+      b_[c] = static_cast<float>(-gi / count * sum_g_xhat * inv_std);
+      k_[c] = static_cast<float>(-gi / count * sum_g);
+    }
+  }
+
+  /// Writes image n's dz into dz: (H + 2·border) × (W + 2·border) × C with a zero border.
+  /// dz = b·(z − m) + k everywhere, then + a·g at each output's source cell.
+  void image(std::size_t n, float* dz, std::size_t border) const {
+    const std::size_t channels = g_.channels, height = g_.height, width = g_.width, wo = g_.out_w();
+    const std::size_t out_pixels = g_.out_plane(), row = (width + 2 * border) * channels;
+    const std::size_t size = (height + 2 * border) * row;
+    const bool pool = g_.pool;
+    const float* const zn = z_ + n * height * width * channels;
+    const float* const gn = grad_ + n * out_pixels * channels;
+    const std::uint8_t* const cn = code_ + n * out_pixels * channels;
+    const float *const mean = mean_, *const ca = a_.data(), *const cb = b_.data(), *const ck = k_.data();
+    std::fill(dz, dz + border * row, 0.0f);
+    std::fill(dz + (border + height) * row, dz + size, 0.0f);
+    float* const d0 = dz + border * row + border * channels;  // interior pixel (0, 0)
+    for (std::size_t y = 0; y < height; ++y) {
+      std::fill(d0 + y * row - border * channels, d0 + y * row, 0.0f);
+      std::fill(d0 + y * row + width * channels, d0 + (y + 1) * row - border * channels, 0.0f);
+      const float* zr = zn + y * width * channels;
+      float* dr = d0 + y * row;
+      for (std::size_t x = 0; x < width; ++x)
+        for (std::size_t c = 0; c < channels; c += lanes) {
+          const batch v = batch::load_unaligned(zr + x * channels + c) - batch::load_unaligned(mean + c);
+          xsimd::fma(batch::load_unaligned(cb + c), v, batch::load_unaligned(ck + c))
+              .store_unaligned(dr + x * channels + c);
+        }
+    }
+    alignas(64) float codes[lanes];
+    for (std::size_t oy = 0; oy < g_.out_h(); ++oy)
+      for (std::size_t ox = 0; ox < wo; ++ox)
+        for (std::size_t c = 0; c < channels; c += lanes) {
+          const std::size_t at = (oy * wo + ox) * channels + c;
+          // fma(a, 0, t) == t: cells that get no gradient keep the value the unfused backward gives them.
+          const batch ag = batch::load_unaligned(ca + c), gv = batch::load_unaligned(gn + at);
+          if (!pool) {
+            float* p = d0 + oy * row + ox * channels + c;
+            xsimd::fma(ag, gv, batch::load_unaligned(p)).store_unaligned(p);
+            continue;
+          }
+          for (std::size_t j = 0; j < lanes; ++j) codes[j] = static_cast<float>(cn[at + j] & 3u);
+          const batch cell = batch::load_aligned(codes);
+          float* const p0 = d0 + 2 * oy * row + 2 * ox * channels + c;
+          float* const cells[4] = {p0, p0 + channels, p0 + row, p0 + row + channels};
+          for (std::size_t k = 0; k < 4; ++k) {
+            const batch old = batch::load_unaligned(cells[k]);
+            xsimd::select(cell == batch(static_cast<float>(k)), xsimd::fma(ag, gv, old), old)
+                .store_unaligned(cells[k]);
+          }
+        }
+  }
+
+ private:
+  /// Image n's masked gradient g = dy where the code passes gradient (else 0), NHWC into grad_, and its sums
+  /// per channel: sums[c] = Σg, sums[C + c] = Σg·(src − m), float partials of at most 64 terms.
+  void image_sums(std::size_t n, const float* dy, const float* src, double* sums) {
+    constexpr std::size_t chunk = 64;
+    const std::size_t channels = g_.channels, out_pixels = g_.out_plane();
+    float* const gn = grad_ + n * out_pixels * channels;
+    const std::uint8_t* const cn = code_ + n * out_pixels * channels;
+    detail::planes_to_pixels(dy, out_pixels, channels, gn);
+    const batch zero(0.0f), none(static_cast<float>(no_gradient));
     alignas(64) float codes[lanes], part_g[lanes], part_gx[lanes];
     for (std::size_t c = 0; c < channels; c += lanes) {
-      const batch m = batch::load_unaligned(batch_mean + c);
-      for (std::size_t j = 0; j < lanes; ++j) sg[c + j] = 0.0, sgx[c + j] = 0.0;
+      const batch m = batch::load_unaligned(mean_ + c);
+      for (std::size_t j = 0; j < lanes; ++j) sums[c + j] = 0.0, sums[channels + c + j] = 0.0;
       for (std::size_t o0 = 0; o0 < out_pixels; o0 += chunk) {
         batch a(0.0f), q(0.0f);
         for (std::size_t o = o0; o < std::min(out_pixels, o0 + chunk); ++o) {
@@ -177,73 +250,31 @@ void batch_norm_relu_pool_nhwc_backward(const batch_norm_relu_pool_geometry& g, 
         a.store_aligned(part_g);
         q.store_aligned(part_gx);
         for (std::size_t j = 0; j < lanes; ++j)
-          sg[c + j] += static_cast<double>(part_g[j]), sgx[c + j] += static_cast<double>(part_gx[j]);
+          sums[c + j] += static_cast<double>(part_g[j]), sums[channels + c + j] += static_cast<double>(part_gx[j]);
       }
     }
-  });
-
-  // The per-channel coefficients of dz = a·g + b·(z − m) + k, from the sums added in image order.
-  const double count = static_cast<double>(g.batch * pixels);
-  std::vector<float> ca(channels), cb(channels), ck(channels);
-  for (std::size_t c = 0; c < channels; ++c) {
-    double sum_g = 0.0, sum_gx = 0.0;
-    for (std::size_t n = 0; n < g.batch; ++n) sum_g += sums[2 * n * channels + c], sum_gx += sums[(2 * n + 1) * channels + c];
-    const double inv_std = 1.0 / std::sqrt(static_cast<double>(batch_var[c]) + static_cast<double>(eps));
-    const double sum_g_xhat = sum_gx * inv_std;
-    if (dbeta) dbeta[c] += static_cast<float>(sum_g);
-    if (dgamma) dgamma[c] += static_cast<float>(sum_g_xhat);
-    const double gi = (gamma ? static_cast<double>(gamma[c]) : 1.0) * inv_std;
-    ca[c] = static_cast<float>(gi);
-    cb[c] = static_cast<float>(-gi / count * sum_g_xhat * inv_std);
-    ck[c] = static_cast<float>(-gi / count * sum_g);
   }
 
-  // Pass 2, per image: dz = b·(z − m) + k everywhere, then + a·g at each output's source cell.
-  const std::size_t row = (g.width + 2 * border) * channels;
-  const std::size_t image = (g.height + 2 * border) * row;
-  detail::for_each_image(g.batch, g.batch * pixels * channels, [&](std::size_t n, std::size_t) {
-    float* dn = dz + n * image;
-    const float* zn = z + n * pixels * channels;
-    const float* gn = grad + n * per_image;
-    const std::uint8_t* cn = code + n * per_image;
-    std::fill(dn, dn + border * row, 0.0f);
-    std::fill(dn + (border + g.height) * row, dn + image, 0.0f);
-    float* d0 = dn + border * row + border * channels;  // interior pixel (0, 0)
-    for (std::size_t yy = 0; yy < g.height; ++yy) {
-      std::fill(d0 + yy * row - border * channels, d0 + yy * row, 0.0f);
-      std::fill(d0 + yy * row + g.width * channels, d0 + (yy + 1) * row - border * channels, 0.0f);
-      for (std::size_t xx = 0; xx < g.width; ++xx)
-        for (std::size_t c = 0; c < channels; c += lanes) {
-          const batch v = batch::load_unaligned(zn + (yy * g.width + xx) * channels + c) -
-                          batch::load_unaligned(batch_mean + c);
-          xsimd::fma(batch::load_unaligned(cb.data() + c), v, batch::load_unaligned(ck.data() + c))
-              .store_unaligned(d0 + yy * row + xx * channels + c);
-        }
-    }
-    alignas(64) float codes[lanes];
-    const std::size_t wo = g.out_w();
-    for (std::size_t o = 0; o < out_pixels; ++o) {
-      const std::size_t oy = o / wo, ox = o % wo;
-      for (std::size_t c = 0; c < channels; c += lanes) {
-        const std::size_t at = o * channels + c;
-        // fma(a, 0, t) == t: cells that get no gradient keep the value the unfused backward gives them.
-        const batch ag = batch::load_unaligned(ca.data() + c), gv = batch::load_unaligned(gn + at);
-        if (!g.pool) {
-          float* p = d0 + oy * row + ox * channels + c;
-          xsimd::fma(ag, gv, batch::load_unaligned(p)).store_unaligned(p);
-          continue;
-        }
-        for (std::size_t j = 0; j < lanes; ++j) codes[j] = static_cast<float>(cn[at + j] & 3u);
-        const batch cell = batch::load_aligned(codes);
-        float* p0 = d0 + 2 * oy * row + 2 * ox * channels + c;
-        float* cells[4] = {p0, p0 + channels, p0 + row, p0 + row + channels};
-        for (std::size_t k = 0; k < 4; ++k) {
-          const batch old = batch::load_unaligned(cells[k]);
-          xsimd::select(cell == batch(static_cast<float>(k)), xsimd::fma(ag, gv, old), old).store_unaligned(cells[k]);
-        }
-      }
-    }
-  });
+  batch_norm_relu_pool_geometry g_;
+  const float* z_;
+  const float* mean_;
+  const std::uint8_t* code_;
+  float* grad_ = nullptr;
+  std::vector<float> a_, b_, k_;
+};
+
+/// The whole backward at once: dz for every image, N × (H + 2·border) × (W + 2·border) × C floats.
+/// Ensures: dz overwritten; dgamma, dbeta accumulated (skipped if nullptr); grad grown if smaller.
+template <class Arch = xsimd::default_arch>
+void batch_norm_relu_pool_nhwc_backward(const batch_norm_relu_pool_geometry& g, const float* z, const float* gamma,
+                                        const float* batch_mean, const float* batch_var, float eps, const float* dy,
+                                        const std::uint8_t* code, const float* picked, float* dz,
+                                        std::size_t border, float* dgamma, float* dbeta, std::vector<float>& grad) {
+  const batch_norm_relu_pool_nhwc_gradient<Arch> gradient(g, z, gamma, batch_mean, batch_var, eps, dy, code, picked,
+                                                          dgamma, dbeta, grad);
+  const std::size_t image = (g.height + 2 * border) * (g.width + 2 * border) * g.channels;
+  detail::for_each_image(g.batch, g.batch * g.plane() * g.channels,
+                         [&](std::size_t n, std::size_t) { gradient.image(n, dz + n * image, border); });
 }
 
 }  // namespace fusenet::kernels

@@ -164,8 +164,18 @@ struct conv2d_direct {
   /// unless input_grad_supported (the caller takes the input gradient from conv2d_backward then).
   static void backward(const float* dz, float* dx, float* dw, float* db, std::size_t n, const state& s,
                        std::vector<float>& workspace) {
+    backward_from([dz](std::size_t i, float*) { return dz + i * dz_image; }, dx, dw, db, n, s, workspace);
+  }
+
+  /// As backward, with image i's dz from dz_of(i, scratch) (a const float*): the image in an array of the
+  /// caller, or `scratch` (dz_image floats of the calling thread) after writing it there, so a producer
+  /// such as batch_norm_relu_pool_nhwc_gradient hands each image over while it is in cache. dz_of is called
+  /// once per image, from any thread.
+  template <class DzOf>
+  static void backward_from(DzOf&& dz_of, float* dx, float* dw, float* db, std::size_t n, const state& s,
+                            std::vector<float>& workspace) {
     assert(dx == nullptr || input_grad_supported);
-    constexpr std::size_t part_size = K * K * Cin * Cout, per_thread = H * W * Cin;
+    constexpr std::size_t part_size = K * K * Cin * Cout, per_thread = H * W * Cin + dz_image;
     constexpr std::size_t dz_row = (wo + 2 * grad_pad) * Cout, dz_first = grad_pad * dz_row + grad_pad * Cout;
     const std::size_t chunks = (n + conv2d_dw_chunk - 1) / conv2d_dw_chunk;
     const std::size_t threads = detail::conv2d_threads(chunks);
@@ -181,9 +191,10 @@ struct conv2d_direct {
 #endif
     for (std::size_t c = 0; c < chunks; ++c) {
       float* const dx_nhwc = scratch + detail::conv2d_thread_rank() * per_thread;
+      float* const dz_scratch = dx_nhwc + H * W * Cin;
       const std::size_t first = c * conv2d_dw_chunk, last = std::min(n, first + conv2d_dw_chunk);
       for (std::size_t i = first; i < last; ++i) {
-        const float* dzb = dz + i * dz_image;
+        const float* const dzb = dz_of(i, dz_scratch);
         if (db != nullptr) {  // this image's Σ dz per channel: Ho·Wo float terms
           float* bp = bias_parts + i * Cout;
           std::fill(bp, bp + Cout, 0.0f);

@@ -50,6 +50,7 @@ struct train_stage_scratch {
   std::vector<double> mean, var;
   std::vector<float> dz;         // the gradient at the conv or dense output
   std::vector<float> dz_planes;  // dz as NCHW, when a direct conv's input gradient falls back to the GEMM
+  std::vector<float> grad;       // the NHWC epilogue's masked output gradient
 
   /// v with at least `size` elements: grown, never shrunk, so stages of different sizes do not
   /// reallocate and refill it on every step.
@@ -127,17 +128,25 @@ struct batch_norm_stage {
                        const float* dy, float* dx, train_stage_scratch& s, std::size_t n, run_context& ctx) {
     const auto e = epilogue(n);
     if constexpr (direct_forward) {
-      // dz goes straight into the bordered NHWC the direct kernel's backward reads.
-      float* dz = s.at_least(s.dz, n * direct::dz_image);
-      kernels::batch_norm_relu_pool_nhwc_backward(e, z, norm.value(0), norm.batch_mean(), norm.batch_var(),
-                                                  static_cast<float>(Norm::layer::epsilon), dy, record.code.data(),
-                                                  record.picked.data(), dz, direct::grad_pad, norm.grad(0),
-                                                  norm.grad(1), *ctx.workspace);
-      direct::backward(dz, direct_input_grad ? dx : nullptr, head.grad(0), head.bias_grad_ptr(), n, record.conv,
-                       *ctx.workspace);
+      // Each image's dz goes straight into the bordered NHWC the direct kernel's backward reads, on the
+      // thread that then convolves it, while it is in cache.
+      const kernels::batch_norm_relu_pool_nhwc_gradient<> gradient(
+          e, z, norm.value(0), norm.batch_mean(), norm.batch_var(), static_cast<float>(Norm::layer::epsilon), dy,
+          record.code.data(), record.picked.data(), norm.grad(0), norm.grad(1), s.grad);
+      auto dz_of = [&gradient](std::size_t i, float* scratch) {
+        gradient.image(i, scratch, direct::grad_pad);
+        return static_cast<const float*>(scratch);
+      };
+      direct::backward_from(dz_of, direct_input_grad ? dx : nullptr, head.grad(0), head.bias_grad_ptr(), n,
+                            record.conv, *ctx.workspace);
       if (!direct_input_grad && dx != nullptr) {  // the GEMM convolution gives dx from dz in NCHW
+        float* bordered = s.at_least(s.dz, direct::dz_image);
         float* planes = s.at_least(s.dz_planes, n * e.channels * e.plane());
-        kernels::nhwc_to_nchw<Head::out.d[0], Head::out.d[1], Head::out.d[2], direct::grad_pad>(dz, planes, n);
+        for (std::size_t i = 0; i < n; ++i) {
+          gradient.image(i, bordered, direct::grad_pad);
+          kernels::nhwc_to_nchw<Head::out.d[0], Head::out.d[1], Head::out.d[2], direct::grad_pad>(
+              bordered, planes + i * e.channels * e.plane(), 1);
+        }
         kernels::conv2d_backward(head.geometry(n), x, head.value(0), planes, dx, nullptr, nullptr, *ctx.workspace);
       }
       return;
