@@ -86,46 +86,53 @@ void batch_norm_relu_pool_nhwc_forward(const batch_norm_relu_pool_geometry& g, c
   const std::size_t per_thread = out_pixels * channels;
   const std::size_t threads = detail::epilogue_threads();
   if (workspace.size() < threads * per_thread) workspace.resize(threads * per_thread);
-  const batch zero(0.0f), none(static_cast<float>(no_gradient));
-  detail::for_each_image(g.batch, g.batch * g.plane() * channels, [&](std::size_t n, std::size_t rank) {
-    float* const out = workspace.data() + rank * per_thread;  // this image's y, NHWC
-    const float* zn = z + n * g.plane() * channels;
-    std::uint8_t* cn = code + n * per_thread;
-    float* pn = picked + n * per_thread;
+  // Everything the image loop reads is copied into locals first: the code stores go through an unsigned
+  // char pointer, which may alias anything, and would otherwise make GCC reload every captured value.
+  const float *const mean_f = batch_mean, *const scale_f = scale.data(), *const shift_f = shift.data();
+  const std::size_t width = g.width, ho = g.out_h(), plane = g.plane();
+  const bool pool = g.pool, relu = g.relu;
+  float* const scratch = workspace.data();
+  detail::for_each_image(g.batch, g.batch * plane * channels, [=](std::size_t n, std::size_t rank) {
+    float* const out = scratch + rank * per_thread;  // this image's y, NHWC
+    const float* const zn = z + n * plane * channels;
+    std::uint8_t* const cn = code + n * per_thread;
+    float* const pn = picked + n * per_thread;
+    const batch zero(0.0f), none(static_cast<float>(no_gradient));
     alignas(64) float at[lanes];
-    for (std::size_t o = 0; o < out_pixels; ++o) {
-      const std::size_t oy = o / wo, ox = o % wo;
-      for (std::size_t c = 0; c < channels; c += lanes) {
-        const batch m = batch::load_unaligned(batch_mean + c), s = batch::load_unaligned(scale.data() + c),
-                    t = batch::load_unaligned(shift.data() + c);
-        batch best, cell(0.0f), src;
-        if (g.pool) {
-          // the window's cells in the pool's scan order, with its rule `v > best || isnan(v)`
-          const float* p0 = zn + (2 * oy * g.width + 2 * ox) * channels + c;
-          const float* cells[4] = {p0, p0 + channels, p0 + g.width * channels, p0 + (g.width + 1) * channels};
-          src = batch::load_unaligned(cells[0]);
-          best = xsimd::fma(src - m, s, t);
-          for (std::size_t k = 1; k < 4; ++k) {
-            const batch zk = batch::load_unaligned(cells[k]), vk = xsimd::fma(zk - m, s, t);
-            const auto take = (vk > best) | xsimd::isnan(vk);
-            best = xsimd::select(take, vk, best);
-            cell = xsimd::select(take, batch(static_cast<float>(k)), cell);
-            src = xsimd::select(take, zk, src);
+    for (std::size_t oy = 0; oy < ho; ++oy)
+      for (std::size_t ox = 0; ox < wo; ++ox) {
+        const std::size_t o = oy * wo + ox;
+        for (std::size_t c = 0; c < channels; c += lanes) {
+          const batch m = batch::load_unaligned(mean_f + c), s = batch::load_unaligned(scale_f + c),
+                      t = batch::load_unaligned(shift_f + c);
+          batch best, cell(0.0f), src;
+          if (pool) {
+            // the window's cells in the pool's scan order, with its rule `v > best || isnan(v)`
+            const float* p0 = zn + (2 * oy * width + 2 * ox) * channels + c;
+            const float* cells[4] = {p0, p0 + channels, p0 + width * channels, p0 + (width + 1) * channels};
+            src = batch::load_unaligned(cells[0]);
+            best = xsimd::fma(src - m, s, t);
+            for (std::size_t k = 1; k < 4; ++k) {
+              const batch zk = batch::load_unaligned(cells[k]), vk = xsimd::fma(zk - m, s, t);
+              const auto take = (vk > best) | xsimd::isnan(vk);
+              best = xsimd::select(take, vk, best);
+              cell = xsimd::select(take, batch(static_cast<float>(k)), cell);
+              src = xsimd::select(take, zk, src);
+            }
+            src.store_unaligned(pn + o * channels + c);
+          } else {
+            best = xsimd::fma(batch::load_unaligned(zn + o * channels + c) - m, s, t);
           }
-          src.store_unaligned(pn + o * channels + c);
-        } else {
-          best = xsimd::fma(batch::load_unaligned(zn + o * channels + c) - m, s, t);
+          if (relu) {
+            // ReLU passes gradient only where its input is > 0 (not at 0, not at NaN), as PyTorch.
+            cell = xsimd::select(best > zero, cell, none);
+            best = xsimd::select(best < zero, zero, best);
+          }
+          best.store_unaligned(out + o * channels + c);
+          cell.store_aligned(at);
+          for (std::size_t j = 0; j < lanes; ++j) cn[o * channels + c + j] = static_cast<std::uint8_t>(at[j]);
         }
-        if (g.relu) {
-          // ReLU passes gradient only where its input is > 0 (not at 0, not at NaN), as PyTorch.
-          cell = xsimd::select(best > zero, cell, none);
-          best = xsimd::select(best < zero, zero, best);
-        }
-        best.store_unaligned(out + o * channels + c);
-        cell.store_aligned(at);
-        for (std::size_t j = 0; j < lanes; ++j) cn[o * channels + c + j] = static_cast<std::uint8_t>(at[j]);
       }
-    }
     detail::pixels_to_planes(out, out_pixels, channels, y + n * per_thread);
   });
 }
