@@ -10,6 +10,8 @@
 #include <fusenet/kernels/scalar/batch_norm.hpp>
 #include <xsimd/xsimd.hpp>
 
+#include "fusenet/kernels/fma.hpp"
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -50,8 +52,8 @@ inline void plane_grad_sums(const float* x, const float* dy, std::size_t len, fl
     const batch g0 = batch::load_unaligned(dy + i), g1 = batch::load_unaligned(dy + i + lanes);
     a0 += g0;
     a1 += g1;
-    q0 = xsimd::fma(g0, batch::load_unaligned(x + i) - m, q0);
-    q1 = xsimd::fma(g1, batch::load_unaligned(x + i + lanes) - m, q1);
+    q0 = kernels::fma(g0, batch::load_unaligned(x + i) - m, q0);
+    q1 = kernels::fma(g1, batch::load_unaligned(x + i + lanes) - m, q1);
   }
   float ts = 0.0f, tq = 0.0f;
   for (; i < len; ++i) {

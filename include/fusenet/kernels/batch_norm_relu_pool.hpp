@@ -14,6 +14,8 @@
 #include <vector>
 #include <xsimd/xsimd.hpp>
 
+#include "fusenet/kernels/fma.hpp"
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -121,8 +123,8 @@ inline void normalise_pool_row(std::size_t wo, bool relu, const float* r0, const
     batch z0, z1, z2, z3;
     split_even_odd<Arch>(batch::load_unaligned(a), batch::load_unaligned(a + lanes), z0, z1);
     split_even_odd<Arch>(batch::load_unaligned(b), batch::load_unaligned(b + lanes), z2, z3);
-    const batch v0 = xsimd::fma(z0 - m, s, t), v1 = xsimd::fma(z1 - m, s, t), v2 = xsimd::fma(z2 - m, s, t),
-                v3 = xsimd::fma(z3 - m, s, t);
+    const batch v0 = kernels::fma(z0 - m, s, t), v1 = kernels::fma(z1 - m, s, t), v2 = kernels::fma(z2 - m, s, t),
+                v3 = kernels::fma(z3 - m, s, t);
     batch best = v0, cell(0.0f), src = z0;
     const auto t1 = (v1 > best) | xsimd::isnan(v1);
     best = xsimd::select(t1, v1, best);
@@ -171,7 +173,7 @@ inline void gradient_sums(std::size_t len, const float* dy, const std::uint8_t* 
     for (std::size_t j = 0; j < lanes; ++j) codes[j] = code[o + j];
     const batch g = xsimd::select(batch::load_aligned(codes) == none, zero, batch::load_unaligned(dy + o));
     a += g;
-    q = xsimd::fma(g, batch::load_unaligned(src + o) - m, q);
+    q = kernels::fma(g, batch::load_unaligned(src + o) - m, q);
   }
   float ts = 0.0f, tq = 0.0f;
   for (; o < len; ++o) {
@@ -183,15 +185,55 @@ inline void gradient_sums(std::size_t len, const float* dy, const std::uint8_t* 
   sum_gx += static_cast<double>(xsimd::hadd(q)) + static_cast<double>(tq);
 }
 
-/// Runs f(p) for each plane p in [0, planes), over OpenMP threads when the work is large enough.
+/// Runs f(i, rank) for each item i in [0, count) — a plane, an image — over OpenMP threads when the work is
+/// large enough (rank: the calling thread's index in the team, for per-thread scratch). Each item must be
+/// computed alone, so results never depend on the thread count.
 template <class F>
-void for_each_plane(std::size_t planes, std::size_t work, F&& f) {
+void for_each_item(std::size_t count, std::size_t work, F&& f) {
   [[maybe_unused]] const bool parallel = work >= epilogue_parallel_min;
-  const auto count = static_cast<std::ptrdiff_t>(planes);
+  const auto items = static_cast<std::ptrdiff_t>(count);
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) if (parallel)
+  for (std::ptrdiff_t i = 0; i < items; ++i) f(static_cast<std::size_t>(i), static_cast<std::size_t>(omp_get_thread_num()));
+#else
+  for (std::ptrdiff_t i = 0; i < items; ++i) f(static_cast<std::size_t>(i), std::size_t{0});
 #endif
-  for (std::ptrdiff_t i = 0; i < count; ++i) f(static_cast<std::size_t>(i));
+}
+
+/// The forward's per-channel normalisation y = (z − m')·scale + shift, m' the float batch mean, as
+/// batch_norm_train_forward; also stores m' and the float biased variance (what backward reads).
+/// Out of line, so every epilogue (NCHW, NHWC) gets bit-identical coefficients: inlined, GCC may contract
+/// the double expressions into FMAs differently at each call site.
+[[gnu::noinline]] inline void normalisation(std::size_t channels, const double* mean, const double* var,
+                                            const float* gamma, const float* beta, float eps, float* batch_mean,
+                                            float* batch_var, float* scale, float* shift) {
+  for (std::size_t c = 0; c < channels; ++c) {
+    const double inv_std = 1.0 / std::sqrt(var[c] + static_cast<double>(eps));
+    const double ga = gamma ? static_cast<double>(gamma[c]) : 1.0;
+    const double be = beta ? static_cast<double>(beta[c]) : 0.0;
+    batch_mean[c] = static_cast<float>(mean[c]);
+    batch_var[c] = static_cast<float>(var[c]);
+    scale[c] = static_cast<float>(ga * inv_std);
+    shift[c] = static_cast<float>(be - (mean[c] - static_cast<double>(batch_mean[c])) * ga * inv_std);
+  }
+}
+
+/// The coefficients of the BatchNorm backward dz = a·g + b·(z − m) + k of one channel, from Σg and
+/// Σg·(z − m) over its `count` values, as batch_norm_backward; accumulates dγ, dβ (skipped if nullptr).
+/// Out of line for the same reason as normalisation.
+struct gradient_coefficients {
+  float a, b, k;
+};
+[[gnu::noinline]] inline gradient_coefficients backward_coefficients(double sum_g, double sum_gx, double count,
+                                                                     float batch_var, float eps, float gamma,
+                                                                     float* dgamma, float* dbeta) {
+  const double inv_std = 1.0 / std::sqrt(static_cast<double>(batch_var) + static_cast<double>(eps));
+  const double sum_g_xhat = sum_gx * inv_std;
+  if (dbeta) *dbeta += static_cast<float>(sum_g);
+  if (dgamma) *dgamma += static_cast<float>(sum_g_xhat);
+  const double gi = static_cast<double>(gamma) * inv_std;
+  return {static_cast<float>(gi), static_cast<float>(-gi / count * sum_g_xhat * inv_std),
+          static_cast<float>(-gi / count * sum_g)};
 }
 
 /// Calls f(o, cell, g) for every output o of one plane, with the offset in the conv plane of the
@@ -229,19 +271,10 @@ void batch_norm_relu_pool_forward(const batch_norm_relu_pool_geometry& g, const 
                                   const double* var, const float* gamma, const float* beta, float eps, float* y,
                                   std::uint8_t* code, float* picked, float* batch_mean, float* batch_var) {
   std::vector<float> scale(g.channels), shift(g.channels);
-  for (std::size_t c = 0; c < g.channels; ++c) {
-    const double inv_std = 1.0 / std::sqrt(var[c] + static_cast<double>(eps));
-    const double ga = gamma ? static_cast<double>(gamma[c]) : 1.0;
-    const double be = beta ? static_cast<double>(beta[c]) : 0.0;
-    batch_mean[c] = static_cast<float>(mean[c]);
-    batch_var[c] = static_cast<float>(var[c]);
-    // (z − m')·scale + shift with m' the float mean, as batch_norm_train_forward.
-    scale[c] = static_cast<float>(ga * inv_std);
-    shift[c] = static_cast<float>(be - (mean[c] - static_cast<double>(batch_mean[c])) * ga * inv_std);
-  }
+  detail::normalisation(g.channels, mean, var, gamma, beta, eps, batch_mean, batch_var, scale.data(), shift.data());
   const std::size_t plane = g.plane(), out_plane = g.out_plane(), wo = g.out_w();
   const float* const z_end = z + g.batch * g.channels * plane;
-  detail::for_each_plane(g.batch * g.channels, g.batch * g.channels * plane, [&](std::size_t p) {
+  detail::for_each_item(g.batch * g.channels, g.batch * g.channels * plane, [&](std::size_t p, std::size_t) {
     const std::size_t c = p % g.channels;
     const float m = batch_mean[c], s = scale[c], t = shift[c];
     const float* zp = z + p * plane;
@@ -280,7 +313,7 @@ void batch_norm_relu_pool_backward(const batch_norm_relu_pool_geometry& g, const
   const std::size_t plane = g.plane(), out_plane = g.out_plane(), cs = g.channels * plane,
                     out_cs = g.channels * out_plane;
   const double count = static_cast<double>(g.batch * plane);
-  detail::for_each_plane(g.channels, g.batch * cs, [&](std::size_t c) {
+  detail::for_each_item(g.channels, g.batch * cs, [&](std::size_t c, std::size_t) {
     const float m = batch_mean[c];
     double sum_g = 0.0, sum_gx = 0.0;
     for (std::size_t n = 0; n < g.batch; ++n) {
@@ -288,13 +321,9 @@ void batch_norm_relu_pool_backward(const batch_norm_relu_pool_geometry& g, const
       const float* src = g.pool ? picked + out_at : z + n * cs + c * plane;
       detail::gradient_sums<Arch>(out_plane, dy + out_at, code + out_at, src, m, sum_g, sum_gx);
     }
-    const double inv_std = 1.0 / std::sqrt(static_cast<double>(batch_var[c]) + static_cast<double>(eps));
-    const double sum_g_xhat = sum_gx * inv_std;
-    if (dbeta) dbeta[c] += static_cast<float>(sum_g);
-    if (dgamma) dgamma[c] += static_cast<float>(sum_g_xhat);
-    const double gi = (gamma ? static_cast<double>(gamma[c]) : 1.0) * inv_std;
-    const auto a = static_cast<float>(gi), b = static_cast<float>(-gi / count * sum_g_xhat * inv_std),
-               k = static_cast<float>(-gi / count * sum_g);
+    const auto [a, b, k] = detail::backward_coefficients(sum_g, sum_gx, count, batch_var[c], eps,
+                                                         gamma ? gamma[c] : 1.0f, dgamma ? dgamma + c : nullptr,
+                                                         dbeta ? dbeta + c : nullptr);
     for (std::size_t n = 0; n < g.batch; ++n) {
       const float* zp = z + n * cs + c * plane;
       float* dzp = dz + n * cs + c * plane;

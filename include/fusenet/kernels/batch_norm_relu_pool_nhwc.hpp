@@ -7,14 +7,13 @@
 #pragma once
 
 #include <algorithm>
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 #include <xsimd/xsimd.hpp>
 
 #include "fusenet/kernels/batch_norm_relu_pool.hpp"
-#include "fusenet/kernels/conv2d_gemm.hpp"
+#include "fusenet/kernels/fma.hpp"
 
 namespace fusenet::kernels {
 
@@ -39,19 +38,7 @@ struct channel_affine {
   std::vector<float> mean, scale, shift;
 };
 
-/// Runs f(n, rank) for each image n over OpenMP threads (rank: the calling thread's index) when the
-/// work is large enough; images are computed alone, so results never depend on the thread count.
-template <class F>
-void for_each_image(std::size_t batch, std::size_t work, F&& f) {
-  [[maybe_unused]] const bool parallel = work >= epilogue_parallel_min;
-  const auto count = static_cast<std::ptrdiff_t>(batch);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (parallel)
-#endif
-  for (std::ptrdiff_t i = 0; i < count; ++i) f(static_cast<std::size_t>(i), conv2d_thread_rank());
-}
-
-/// Threads for_each_image may use (the per-thread scratch to reserve).
+/// Threads for_each_item may use (the per-thread scratch to reserve).
 inline std::size_t epilogue_threads() {
 #ifdef _OPENMP
   return static_cast<std::size_t>(omp_get_max_threads());
@@ -74,15 +61,7 @@ void batch_norm_relu_pool_nhwc_forward(const batch_norm_relu_pool_geometry& g, c
   constexpr std::size_t lanes = batch::size;
   const std::size_t channels = g.channels, out_pixels = g.out_plane(), wo = g.out_w();
   std::vector<float> scale(channels), shift(channels);
-  for (std::size_t c = 0; c < channels; ++c) {
-    const double inv_std = 1.0 / std::sqrt(var[c] + static_cast<double>(eps));
-    const double ga = gamma ? static_cast<double>(gamma[c]) : 1.0;
-    const double be = beta ? static_cast<double>(beta[c]) : 0.0;
-    batch_mean[c] = static_cast<float>(mean[c]);
-    batch_var[c] = static_cast<float>(var[c]);
-    scale[c] = static_cast<float>(ga * inv_std);
-    shift[c] = static_cast<float>(be - (mean[c] - static_cast<double>(batch_mean[c])) * ga * inv_std);
-  }
+  detail::normalisation(channels, mean, var, gamma, beta, eps, batch_mean, batch_var, scale.data(), shift.data());
   const std::size_t per_thread = out_pixels * channels;
   const std::size_t threads = detail::epilogue_threads();
   if (workspace.size() < threads * per_thread) workspace.resize(threads * per_thread);
@@ -92,7 +71,7 @@ void batch_norm_relu_pool_nhwc_forward(const batch_norm_relu_pool_geometry& g, c
   const std::size_t width = g.width, ho = g.out_h(), plane = g.plane();
   const bool pool = g.pool, relu = g.relu;
   float* const scratch = workspace.data();
-  detail::for_each_image(g.batch, g.batch * plane * channels, [=](std::size_t n, std::size_t rank) {
+  detail::for_each_item(g.batch, g.batch * plane * channels, [=](std::size_t n, std::size_t rank) {
     float* const out = scratch + rank * per_thread;  // this image's y, NHWC
     const float* const zn = z + n * plane * channels;
     std::uint8_t* const cn = code + n * per_thread;
@@ -111,9 +90,9 @@ void batch_norm_relu_pool_nhwc_forward(const batch_norm_relu_pool_geometry& g, c
             const float* p0 = zn + (2 * oy * width + 2 * ox) * channels + c;
             const float* cells[4] = {p0, p0 + channels, p0 + width * channels, p0 + (width + 1) * channels};
             src = batch::load_unaligned(cells[0]);
-            best = xsimd::fma(src - m, s, t);
+            best = kernels::fma(src - m, s, t);
             for (std::size_t k = 1; k < 4; ++k) {
-              const batch zk = batch::load_unaligned(cells[k]), vk = xsimd::fma(zk - m, s, t);
+              const batch zk = batch::load_unaligned(cells[k]), vk = kernels::fma(zk - m, s, t);
               const auto take = (vk > best) | xsimd::isnan(vk);
               best = xsimd::select(take, vk, best);
               cell = xsimd::select(take, batch(static_cast<float>(k)), cell);
@@ -121,7 +100,7 @@ void batch_norm_relu_pool_nhwc_forward(const batch_norm_relu_pool_geometry& g, c
             }
             src.store_unaligned(pn + o * channels + c);
           } else {
-            best = xsimd::fma(batch::load_unaligned(zn + o * channels + c) - m, s, t);
+            best = kernels::fma(batch::load_unaligned(zn + o * channels + c) - m, s, t);
           }
           if (relu) {
             // ReLU passes gradient only where its input is > 0 (not at 0, not at NaN), as PyTorch.
@@ -159,7 +138,7 @@ class batch_norm_relu_pool_nhwc_gradient {
     if (grad.size() < g.batch * per_image) grad.resize(g.batch * per_image);
     grad_ = grad.data();
     std::vector<double> sums(2 * g.batch * channels);  // per image: Σg, then Σg·(src − m), per channel
-    detail::for_each_image(g.batch, g.batch * per_image, [&](std::size_t n, std::size_t) {
+    detail::for_each_item(g.batch, g.batch * per_image, [&](std::size_t n, std::size_t) {
       image_sums(n, dy + n * per_image, g.pool ? picked + n * per_image : z + n * g.plane() * channels,
                  sums.data() + 2 * n * channels);
     });
@@ -169,14 +148,10 @@ class batch_norm_relu_pool_nhwc_gradient {
       double sum_g = 0.0, sum_gx = 0.0;
       for (std::size_t n = 0; n < g.batch; ++n)
         sum_g += sums[2 * n * channels + c], sum_gx += sums[(2 * n + 1) * channels + c];
-      const double inv_std = 1.0 / std::sqrt(static_cast<double>(batch_var[c]) + static_cast<double>(eps));
-      const double sum_g_xhat = sum_gx * inv_std;
-      if (dbeta) dbeta[c] += static_cast<float>(sum_g);
-      if (dgamma) dgamma[c] += static_cast<float>(sum_g_xhat);
-      const double gi = (gamma ? static_cast<double>(gamma[c]) : 1.0) * inv_std;
-      a_[c] = static_cast<float>(gi);
-      b_[c] = static_cast<float>(-gi / count * sum_g_xhat * inv_std);
-      k_[c] = static_cast<float>(-gi / count * sum_g);
+      const auto [a, b, k] = detail::backward_coefficients(sum_g, sum_gx, count, batch_var[c], eps,
+                                                           gamma ? gamma[c] : 1.0f, dgamma ? dgamma + c : nullptr,
+                                                           dbeta ? dbeta + c : nullptr);
+      a_[c] = a, b_[c] = b, k_[c] = k;
     }
   }
 
@@ -202,7 +177,7 @@ class batch_norm_relu_pool_nhwc_gradient {
       for (std::size_t x = 0; x < width; ++x)
         for (std::size_t c = 0; c < channels; c += lanes) {
           const batch v = batch::load_unaligned(zr + x * channels + c) - batch::load_unaligned(mean + c);
-          xsimd::fma(batch::load_unaligned(cb + c), v, batch::load_unaligned(ck + c))
+          kernels::fma(batch::load_unaligned(cb + c), v, batch::load_unaligned(ck + c))
               .store_unaligned(dr + x * channels + c);
         }
     }
@@ -215,7 +190,7 @@ class batch_norm_relu_pool_nhwc_gradient {
           const batch ag = batch::load_unaligned(ca + c), gv = batch::load_unaligned(gn + at);
           if (!pool) {
             float* p = d0 + oy * row + ox * channels + c;
-            xsimd::fma(ag, gv, batch::load_unaligned(p)).store_unaligned(p);
+            kernels::fma(ag, gv, batch::load_unaligned(p)).store_unaligned(p);
             continue;
           }
           for (std::size_t j = 0; j < lanes; ++j) codes[j] = static_cast<float>(cn[at + j] & 3u);
@@ -224,7 +199,7 @@ class batch_norm_relu_pool_nhwc_gradient {
           float* const cells[4] = {p0, p0 + channels, p0 + row, p0 + row + channels};
           for (std::size_t k = 0; k < 4; ++k) {
             const batch old = batch::load_unaligned(cells[k]);
-            xsimd::select(cell == batch(static_cast<float>(k)), xsimd::fma(ag, gv, old), old)
+            xsimd::select(cell == batch(static_cast<float>(k)), kernels::fma(ag, gv, old), old)
                 .store_unaligned(cells[k]);
           }
         }
@@ -252,7 +227,7 @@ class batch_norm_relu_pool_nhwc_gradient {
           const batch gv = xsimd::select(batch::load_aligned(codes) == none, zero, batch::load_unaligned(gn + at));
           gv.store_unaligned(gn + at);
           a += gv;
-          q = xsimd::fma(gv, batch::load_unaligned(src + at) - m, q);
+          q = kernels::fma(gv, batch::load_unaligned(src + at) - m, q);
         }
         a.store_aligned(part_g);
         q.store_aligned(part_gx);
@@ -280,7 +255,7 @@ void batch_norm_relu_pool_nhwc_backward(const batch_norm_relu_pool_geometry& g, 
   const batch_norm_relu_pool_nhwc_gradient<Arch> gradient(g, z, gamma, batch_mean, batch_var, eps, dy, code, picked,
                                                           dgamma, dbeta, grad);
   const std::size_t image = (g.height + 2 * border) * (g.width + 2 * border) * g.channels;
-  detail::for_each_image(g.batch, g.batch * g.plane() * g.channels,
+  detail::for_each_item(g.batch, g.batch * g.plane() * g.channels,
                          [&](std::size_t n, std::size_t) { gradient.image(n, dz + n * image, border); });
 }
 

@@ -7,6 +7,8 @@
 #include <cstddef>
 #include <xsimd/xsimd.hpp>
 
+#include "fusenet/kernels/fma.hpp"
+
 namespace fusenet::kernels {
 
 /// The moments of one plane: its sum and the sum of squared deviations from its own mean.
@@ -30,8 +32,8 @@ inline void shifted_sums(const float* p, std::size_t len, float shift, double& s
     const batch d0 = batch::load_unaligned(p + i) - s, d1 = batch::load_unaligned(p + i + lanes) - s;
     a0 += d0;
     a1 += d1;
-    q0 = xsimd::fma(d0, d0, q0);
-    q1 = xsimd::fma(d1, d1, q1);
+    q0 = kernels::fma(d0, d0, q0);
+    q1 = kernels::fma(d1, d1, q1);
   }
   float ts = 0.0f, tq = 0.0f;
   const float* const tail = p + i;
@@ -63,37 +65,45 @@ plane_moments moments_of_plane(const float* p, std::size_t len) {
 
 /// The moments of each channel of one NHWC image (pixels × channels, channels contiguous), the same
 /// quantities as moments_of_plane on its NCHW planes: out[c] for c < channels. Two passes as there, with
-/// the channels in the vector lanes; float partials are moved into double every 64 pixels, so no float
-/// sum has more than 64 terms. Requires: channels a multiple of the vector width, pixels > 0.
+/// the channels in the vector lanes; the image goes in chunks of 64 pixels, each read from memory once and
+/// swept from L1 for every block of channels, and each chunk's float partials are moved into double, so no
+/// float sum has more than 64 terms. Requires: channels a multiple of the vector width, pixels > 0.
 template <class Arch = xsimd::default_arch>
 void moments_of_pixels(const float* image, std::size_t pixels, std::size_t channels, plane_moments* out) {
   using batch = xsimd::batch<float, Arch>;
-  constexpr std::size_t lanes = batch::size, chunk = 64;
+  constexpr std::size_t lanes = batch::size, chunk = 64, group = 256;  // group: channels per stack buffer
   const auto count = static_cast<double>(pixels);
-  alignas(64) float part_s[lanes], part_q[lanes];
-  for (std::size_t c0 = 0; c0 < channels; c0 += lanes) {
-    double sum[lanes] = {}, sq[lanes] = {};
-    auto pass = [&](const batch& shift, bool squares) {
-      for (std::size_t j = 0; j < lanes; ++j) sum[j] = 0.0, sq[j] = 0.0;
+  double sum[group], sq[group];
+  alignas(64) float shift[group], part_s[lanes], part_q[lanes];
+  for (std::size_t g0 = 0; g0 < channels; g0 += group) {
+    const std::size_t width = std::min(group, channels - g0);
+    // Σ(x − shift) and, when `squares`, Σ(x − shift)² for channels g0 .. g0 + width
+    auto pass = [&](bool squares) {
+      std::fill(sum, sum + width, 0.0);
+      std::fill(sq, sq + width, 0.0);
       for (std::size_t p0 = 0; p0 < pixels; p0 += chunk) {
-        batch s(0.0f), q(0.0f);
         const std::size_t p1 = std::min(pixels, p0 + chunk);
-        for (std::size_t p = p0; p < p1; ++p) {
-          const batch d = batch::load_unaligned(image + p * channels + c0) - shift;
-          s += d;
-          if (squares) q = xsimd::fma(d, d, q);
+        for (std::size_t c = 0; c < width; c += lanes) {
+          const batch m = batch::load_aligned(shift + c);
+          batch s(0.0f), q(0.0f);
+          for (std::size_t p = p0; p < p1; ++p) {
+            const batch d = batch::load_unaligned(image + p * channels + g0 + c) - m;
+            s += d;
+            if (squares) q = kernels::fma(d, d, q);
+          }
+          s.store_aligned(part_s);
+          q.store_aligned(part_q);
+          for (std::size_t j = 0; j < lanes; ++j)
+            sum[c + j] += static_cast<double>(part_s[j]), sq[c + j] += static_cast<double>(part_q[j]);
         }
-        s.store_aligned(part_s);
-        q.store_aligned(part_q);
-        for (std::size_t j = 0; j < lanes; ++j) sum[j] += static_cast<double>(part_s[j]), sq[j] += static_cast<double>(part_q[j]);
       }
     };
-    pass(batch(0.0f), false);
-    alignas(64) float shift[lanes];
-    for (std::size_t j = 0; j < lanes; ++j) shift[j] = static_cast<float>(sum[j] / count);
-    pass(batch::load_aligned(shift), true);
-    for (std::size_t j = 0; j < lanes; ++j)
-      out[c0 + j] = {static_cast<double>(shift[j]) * count + sum[j], std::max(0.0, sq[j] - sum[j] * sum[j] / count)};
+    std::fill(shift, shift + width, 0.0f);
+    pass(false);
+    for (std::size_t c = 0; c < width; ++c) shift[c] = static_cast<float>(sum[c] / count);
+    pass(true);
+    for (std::size_t c = 0; c < width; ++c)
+      out[g0 + c] = {static_cast<double>(shift[c]) * count + sum[c], std::max(0.0, sq[c] - sum[c] * sum[c] / count)};
   }
 }
 

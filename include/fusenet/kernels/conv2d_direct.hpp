@@ -32,6 +32,7 @@
 #include "fusenet/kernels/batch_stats.hpp"
 #include "fusenet/kernels/conv2d_gemm.hpp"
 #include "fusenet/kernels/conv_blocked.hpp"
+#include "fusenet/kernels/fma.hpp"
 #include "fusenet/kernels/layout.hpp"
 #include "fusenet/kernels/registers.hpp"
 
@@ -79,7 +80,7 @@ template <class Arch, std::size_t Vectors, std::size_t Cols, std::size_t Cin, st
       for (std::size_t c = 0; c < Cols; ++c) {
         const vec b(xr[x * Cin + c]);
 #pragma GCC unroll 8
-        for (std::size_t q = 0; q < Vectors; ++q) acc[c][q] = xsimd::fma(b, d[q], acc[c][q]);
+        for (std::size_t q = 0; q < Vectors; ++q) acc[c][q] = kernels::fma(b, d[q], acc[c][q]);
       }
     }
   }

@@ -26,6 +26,7 @@
 #include <type_traits>
 #include <xsimd/xsimd.hpp>
 
+#include "fusenet/kernels/fma.hpp"
 #include "fusenet/kernels/layout.hpp"
 #include "fusenet/kernels/registers.hpp"
 
@@ -178,7 +179,7 @@ template <class Geo, std::size_t Vectors, std::size_t Cols, bool InputReuse, til
           for (std::size_t kx = 0; kx < Geo::k; ++kx)
             if (i >= kx && i - kx < Cols)
 #pragma GCC unroll 8
-              for (std::size_t q = 0; q < Vectors; ++q) acc[i - kx][q] = xsimd::fma(wv[kx][q], x, acc[i - kx][q]);
+              for (std::size_t q = 0; q < Vectors; ++q) acc[i - kx][q] = kernels::fma(wv[kx][q], x, acc[i - kx][q]);
         }
       }
     }
@@ -197,7 +198,7 @@ template <class Geo, std::size_t Vectors, std::size_t Cols, bool InputReuse, til
         for (std::size_t c = 0; c < Cols; ++c) {
           const vec x(ip[c * Geo::cin + j]);
   #pragma GCC unroll 8
-          for (std::size_t q = 0; q < Vectors; ++q) acc[c][q] = xsimd::fma(wv[q], x, acc[c][q]);
+          for (std::size_t q = 0; q < Vectors; ++q) acc[c][q] = kernels::fma(wv[q], x, acc[c][q]);
         }
       }
     }

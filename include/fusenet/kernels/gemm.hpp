@@ -10,6 +10,8 @@
 #include <vector>
 #include <xsimd/xsimd.hpp>
 
+#include "fusenet/kernels/fma.hpp"
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -117,7 +119,7 @@ template <std::size_t Rows, std::size_t Vectors, class Arch>
     for (std::size_t i = 0; i < Rows; ++i) {
       const batch av(ap[i]);
 #pragma GCC unroll 8
-      for (std::size_t v = 0; v < Vectors; ++v) acc[i][v] = xsimd::fma(av, bv[v], acc[i][v]);
+      for (std::size_t v = 0; v < Vectors; ++v) acc[i][v] = kernels::fma(av, bv[v], acc[i][v]);
     }
     ap += Rows;
     bp += cols;
@@ -130,7 +132,7 @@ template <std::size_t Rows, std::size_t Vectors, class Arch>
       for (std::size_t v = 0; v < Vectors; ++v) {
         float* cp = c + i * ldc + v * width;
         batch r = acc[i][v] * va;
-        if (beta != 0.0f) r = xsimd::fma(batch(beta), batch::load_unaligned(cp), r);
+        if (beta != 0.0f) r = kernels::fma(batch(beta), batch::load_unaligned(cp), r);
         r.store_unaligned(cp);
       }
     }
