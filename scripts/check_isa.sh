@@ -14,6 +14,7 @@ reference_build=${ISA_REFERENCE_BUILD:-build}
 if [[ ! -f build-avx2/build.ninja ]]; then
   meson setup build-avx2 -Disa=avx2 -Dbench=false -Dexamples=false
 fi
+ninja -C build-avx2 build.ninja  # regenerate first, so that the introspection below lists the current tests
 suites=(kernels model plan reference)
 # Build only the executables of those suites (not the static/compile_fail checks or other suites' tests).
 targets=$(meson introspect --tests build-avx2 | python3 -c '
