@@ -321,9 +321,11 @@ void batch_norm_relu_pool_backward(const batch_norm_relu_pool_geometry& g, const
       const float* src = g.pool ? picked + out_at : z + n * cs + c * plane;
       detail::gradient_sums<Arch>(out_plane, dy + out_at, code + out_at, src, m, sum_g, sum_gx);
     }
-    const auto [a, b, k] = detail::backward_coefficients(sum_g, sum_gx, count, batch_var[c], eps,
-                                                         gamma ? gamma[c] : 1.0f, dgamma ? dgamma + c : nullptr,
-                                                         dbeta ? dbeta + c : nullptr);
+    // named floats, not a structured binding: the lambda below captures them (clang 14 cannot capture bindings)
+    const detail::gradient_coefficients co = detail::backward_coefficients(
+        sum_g, sum_gx, count, batch_var[c], eps, gamma ? gamma[c] : 1.0f, dgamma ? dgamma + c : nullptr,
+        dbeta ? dbeta + c : nullptr);
+    const float a = co.a, b = co.b, k = co.k;
     for (std::size_t n = 0; n < g.batch; ++n) {
       const float* zp = z + n * cs + c * plane;
       float* dzp = dz + n * cs + c * plane;

@@ -148,10 +148,10 @@ class batch_norm_relu_pool_nhwc_gradient {
       double sum_g = 0.0, sum_gx = 0.0;
       for (std::size_t n = 0; n < g.batch; ++n)
         sum_g += sums[2 * n * channels + c], sum_gx += sums[(2 * n + 1) * channels + c];
-      const auto [a, b, k] = detail::backward_coefficients(sum_g, sum_gx, count, batch_var[c], eps,
-                                                           gamma ? gamma[c] : 1.0f, dgamma ? dgamma + c : nullptr,
-                                                           dbeta ? dbeta + c : nullptr);
-      a_[c] = a, b_[c] = b, k_[c] = k;
+      const detail::gradient_coefficients co = detail::backward_coefficients(
+          sum_g, sum_gx, count, batch_var[c], eps, gamma ? gamma[c] : 1.0f, dgamma ? dgamma + c : nullptr,
+          dbeta ? dbeta + c : nullptr);
+      a_[c] = co.a, b_[c] = co.b, k_[c] = co.k;
     }
   }
 
