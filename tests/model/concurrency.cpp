@@ -87,7 +87,7 @@ TEST_CASE("concurrency: two threads share a net with reference stages (residual 
   // its node: each workspace must run its own copy.
   static_assert([] {
     for (std::size_t s = 0; s < fn::stage_count<fn::test::mixed_net, fn::mode::infer>; ++s)
-      if (fn::model<fn::test::mixed_net, fn::mode::infer>::executor(s) == fn::infer_executor::reference) return true;
+      if (fn::model<fn::test::mixed_net, fn::mode::infer>::executor_of(s) == fn::executor::reference) return true;
     return false;
   }());
   check_shared_model<fn::test::mixed_net>(42, 24);

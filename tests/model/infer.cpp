@@ -109,8 +109,8 @@ void check_parity(std::uint32_t seed) {
 
 TEST_CASE("infer: reference net equals the trainer's eval_forward") {
   using model = fn::model<fn::test::reference_net, fn::mode::infer>;
-  static_assert(model::executor(0) == fn::infer_executor::direct_conv);
-  static_assert(model::executor(1) == fn::infer_executor::direct_conv);
+  static_assert(model::executor_of(0) == fn::executor::direct_conv);
+  static_assert(model::executor_of(1) == fn::executor::direct_conv);
   check_parity<fn::test::reference_net>(11);
 }
 
@@ -120,20 +120,20 @@ TEST_CASE("infer: mixed net (every layer kind) equals the trainer's eval_forward
 
 TEST_CASE("infer: ResNet basic blocks equal the trainer's eval_forward") {
   using model = fn::model<resnet_net, fn::mode::infer>;
-  static_assert(model::executor(0) == fn::infer_executor::direct_conv);
-  static_assert(model::executor(1) == fn::infer_executor::reference);
+  static_assert(model::executor_of(0) == fn::executor::direct_conv);
+  static_assert(model::executor_of(1) == fn::executor::reference);
   check_parity<resnet_net>(13);
 }
 
 TEST_CASE("infer: every layout hand-over equals the trainer's eval_forward") {
   using model = fn::model<layouts_net, fn::mode::infer>;
-  static_assert(model::executor(0) == fn::infer_executor::gemm_conv);
-  static_assert(model::executor(1) == fn::infer_executor::direct_conv);
-  static_assert(model::executor(2) == fn::infer_executor::direct_conv);
-  static_assert(model::executor(3) == fn::infer_executor::reference);
-  static_assert(model::executor(4) == fn::infer_executor::direct_conv);
-  static_assert(model::executor(5) == fn::infer_executor::gemm_conv);
-  static_assert(model::executor(6) == fn::infer_executor::gemm_dense);
+  static_assert(model::executor_of(0) == fn::executor::gemm_conv);
+  static_assert(model::executor_of(1) == fn::executor::direct_conv);
+  static_assert(model::executor_of(2) == fn::executor::direct_conv);
+  static_assert(model::executor_of(3) == fn::executor::reference);
+  static_assert(model::executor_of(4) == fn::executor::direct_conv);
+  static_assert(model::executor_of(5) == fn::executor::gemm_conv);
+  static_assert(model::executor_of(6) == fn::executor::dense);
   check_parity<layouts_net>(14);
 }
 
@@ -160,7 +160,7 @@ TEST_CASE("infer: a fused direct conv stage equals conv → BN → ReLU → max 
   using net = fn::sequential<input<3, 10, 10>, conv2d<32, 3, padding<1>>, batch_norm, relu, max_pool<2>>;
   using model = fn::model<net, fn::mode::infer>;
   static_assert(fn::stage_count<net, fn::mode::infer> == 1);
-  static_assert(model::executor(0) == fn::infer_executor::direct_conv);
+  static_assert(model::executor_of(0) == fn::executor::direct_conv);
   fn::model<net, fn::mode::train> m{31};
   {  // running statistics and affine parameters away from their initial 0 / 1
     std::mt19937 rng(33);

@@ -77,63 +77,67 @@ static_assert(same(resnet_stage<1>, 3, 1, stage_kind::single, false, false, fals
 static_assert(same(resnet_stage<5>, 7, 1, stage_kind::single, false, false, false, stage_pool::none));  // gap
 static_assert(same(resnet_stage<6>, 8, 2, stage_kind::dense, true, false, false, stage_pool::none));
 
-// The direct kernel's predicate, positive and one negative per reason (V = 16 as with AVX-512, 8 as AVX2).
+// The direct kernel's predicate, positive and one negative per reason, for AVX-512 and AVX2 targets.
 constexpr fn::conv_facts plain{.in_channels = 32, .out_channels = 64, .kernel = 3, .pad = 1, .height = 14, .width = 14};
 constexpr fn::conv_facts with(fn::conv_facts c, std::size_t fn::conv_facts::*field, std::size_t value) {
   c.*field = value;
   return c;
 }
-static_assert(fn::fusable_direct_conv(plain, 16));
-static_assert(fn::fusable_direct_conv(plain, 8));
-static_assert(fn::fusable_direct_conv(with(plain, &fn::conv_facts::in_channels, 1), 16));  // first layer
-static_assert(fn::fusable_direct_conv(with(plain, &fn::conv_facts::kernel, 5), 16));
-static_assert(!fn::fusable_direct_conv(with(plain, &fn::conv_facts::stride, 2), 16));
-static_assert(!fn::fusable_direct_conv(with(plain, &fn::conv_facts::dilation, 2), 16));
-static_assert(!fn::fusable_direct_conv(with(plain, &fn::conv_facts::groups, 2), 16));
-static_assert(!fn::fusable_direct_conv(with(plain, &fn::conv_facts::kernel, 2), 16));  // even kernel
-static_assert(!fn::fusable_direct_conv(with(plain, &fn::conv_facts::out_channels, 24), 16));
-static_assert(fn::fusable_direct_conv(with(plain, &fn::conv_facts::out_channels, 24), 8));
-static_assert(!fn::fusable_direct_conv(with(plain, &fn::conv_facts::kernel, 17), 16));  // larger than 14 + 2
-// applied to whole stages of the nets above (for this build's vector width)
-constexpr std::size_t v = xsimd::batch<float>::size;
-static_assert(fn::detail::direct_conv_stage<reference, 0>() == (32 % v == 0));
-static_assert(fn::detail::direct_conv_stage<reference, 1>() == (64 % v == 0));
-static_assert(!fn::detail::direct_conv_stage<reference, 2>());  // dense
-static_assert(!fn::detail::direct_conv_stage<reference, 4>());  // past the end
-static_assert(!fn::detail::direct_conv_stage<mixed, 0>());      // stride 2
-static_assert(!fn::detail::direct_conv_stage<mixed, 8>());      // 6 output channels
-static_assert(fn::detail::direct_conv_stage<resnet, 0>() == (32 % v == 0));
+constexpr fn::target avx512 = fn::targets::avx512, avx2 = fn::targets::avx2;
+static_assert(fn::fusable_direct_conv(plain, avx512));
+static_assert(fn::fusable_direct_conv(plain, avx2));
+static_assert(fn::fusable_direct_conv(with(plain, &fn::conv_facts::in_channels, 1), avx512));  // first layer
+static_assert(fn::fusable_direct_conv(with(plain, &fn::conv_facts::kernel, 5), avx512));
+static_assert(!fn::fusable_direct_conv(with(plain, &fn::conv_facts::stride, 2), avx512));
+static_assert(!fn::fusable_direct_conv(with(plain, &fn::conv_facts::dilation, 2), avx512));
+static_assert(!fn::fusable_direct_conv(with(plain, &fn::conv_facts::groups, 2), avx512));
+static_assert(!fn::fusable_direct_conv(with(plain, &fn::conv_facts::kernel, 2), avx512));  // even kernel
+static_assert(!fn::fusable_direct_conv(with(plain, &fn::conv_facts::out_channels, 24), avx512));
+static_assert(fn::fusable_direct_conv(with(plain, &fn::conv_facts::out_channels, 24), avx2));
+static_assert(!fn::fusable_direct_conv(with(plain, &fn::conv_facts::kernel, 17), avx512));  // larger than 14 + 2
+// the register tile: 1 input channel keeps a kernel row of weights in registers (K·vectors more): a 7×7 kernel
+// with 2 vectors needs 14 + 2 + 1 registers before any pixel, which 16 registers cannot hold
+static_assert(fn::direct_conv_tile_fits(with(with(plain, &fn::conv_facts::in_channels, 1), &fn::conv_facts::kernel, 7),
+                                        avx512));
+static_assert(!fn::direct_conv_tile_fits(
+    with(with(plain, &fn::conv_facts::in_channels, 1), &fn::conv_facts::kernel, 7), avx2));
+
+// applied to whole stages of the nets above, through the execution plan
+template <class Net, fn::target T = fn::build_target>
+constexpr auto infer_plan = fn::execution_plan<Net, fn::mode::infer, T>;
+static_assert(infer_plan<reference, avx512>[0].exec == fn::executor::direct_conv);
+static_assert(infer_plan<reference, avx512>[1].exec == fn::executor::direct_conv);
+static_assert(infer_plan<reference, avx512>[2].exec == fn::executor::dense);
+static_assert(infer_plan<mixed, avx512>[0].exec == fn::executor::gemm_conv);  // stride 2
+static_assert(infer_plan<mixed, avx512>[8].exec == fn::executor::gemm_conv);  // 6 output channels
+static_assert(infer_plan<mixed, avx512>[2].exec == fn::executor::reference);  // residual
+static_assert(infer_plan<resnet, avx512>[0].exec == fn::executor::direct_conv);
+static_assert(infer_plan<resnet, fn::targets::sse>[0].exec == fn::executor::direct_conv);
 
 }  // namespace
 
-TEST_CASE("plan: describe() of the reference net lists the four stages and what folded into them") {
-  CHECK(fn::describe<reference, fn::mode::infer>() ==
-        "stage 0: conv2d 1\u219232 3\u00d73 p1 + bn(folded) + relu + max_pool 2 [fused]\n"
-        "stage 1: conv2d 32\u219264 3\u00d73 p1 + bn(folded) + relu + max_pool 2 [fused]\n"
-        "stage 2: flatten + dense 3136\u2192128 + bn(folded) + relu [fused]\n"
-        "stage 3: dense 128\u219210\n");
+TEST_CASE("plan: describe() of the reference net lists its stages, executors and layouts") {
+  CHECK(fn::describe<reference, fn::mode::infer, fn::targets::avx512>() ==
+        "stage 0: conv2d 1\u219232 3\u00d73 p1 + bn(folded) + relu + max_pool 2 [fused] | direct_conv | nchw -> nhwc+1\n"
+        "stage 1: conv2d 32\u219264 3\u00d73 p1 + bn(folded) + relu + max_pool 2 [fused] | direct_conv | nhwc+1 -> nhwc\n"
+        "stage 2: flatten + dense 3136\u2192128 + bn(folded) + relu [fused] | dense | nhwc -> nchw\n"
+        "stage 3: dense 128\u219210 | dense | nchw -> nchw\n");
 }
 
 TEST_CASE("plan: describe() of the reference net in training lists the fused conv stages") {
   CHECK(fn::describe<reference, fn::mode::train>() ==
-        "stage 0: conv2d 1\u219232 3\u00d73 p1 + bn(batch stats) + relu + max_pool 2 [fused]\n"
-        "stage 1: conv2d 32\u219264 3\u00d73 p1 + bn(batch stats) + relu + max_pool 2 [fused]\n"
-        "stage 2: flatten\n"
-        "stage 3: dense 3136\u2192128 + bn(batch stats) + relu [fused]\n"
-        "stage 4: dense 128\u219210\n");
+        "stage 0: conv2d 1\u219232 3\u00d73 p1 + bn(batch stats) + relu + max_pool 2 [fused] | fused_train | nchw -> nchw\n"
+        "stage 1: conv2d 32\u219264 3\u00d73 p1 + bn(batch stats) + relu + max_pool 2 [fused] | fused_train | nchw -> nchw\n"
+        "stage 2: flatten | layer | nchw -> nchw\n"
+        "stage 3: dense 3136\u2192128 + bn(batch stats) + relu [fused] | fused_train | nchw -> nchw\n"
+        "stage 4: dense 128\u219210 | layer | nchw -> nchw\n");
 }
 
-TEST_CASE("plan: the inference model's describe() adds each stage's executor") {
-  if constexpr (fn::detail::direct_conv_stage<reference, 0>() && fn::detail::direct_conv_stage<reference, 1>()) {
-    CHECK(fn::model<reference, fn::mode::infer>::describe() ==
-          "stage 0: conv2d 1\u219232 3\u00d73 p1 + bn(folded) + relu + max_pool 2 [fused, direct xsimd]\n"
-          "stage 1: conv2d 32\u219264 3\u00d73 p1 + bn(folded) + relu + max_pool 2 [fused, direct xsimd]\n"
-          "stage 2: flatten + dense 3136\u2192128 + bn(folded) + relu [fused, gemm]\n"
-          "stage 3: dense 128\u219210 [gemm]\n");
-  }
+TEST_CASE("plan: the inference model's describe() is the plan of this build's target") {
+  CHECK(fn::model<reference, fn::mode::infer>::describe() == fn::describe<reference, fn::mode::infer>());
   const std::string mixed_text = fn::model<mixed, fn::mode::infer>::describe();
-  CHECK(mixed_text.find("stage 0: conv2d 3\u21928 3\u00d73 s2 + bn(folded) [fused, gemm]\n") == 0);
+  CHECK(mixed_text.find("stage 0: conv2d 3\u21928 3\u00d73 s2 + bn(folded) [fused] | gemm_conv | nchw -> nchw\n") == 0);
   CHECK(mixed_text.find("stage 1: leaky_relu") != std::string::npos);
-  CHECK(mixed_text.find("[reference loop]\nstage 2: ") != std::string::npos);
-  CHECK(mixed_text.find("stage 14: dense 16\u21925 [gemm]\n") != std::string::npos);
+  CHECK(mixed_text.find("| reference | nchw -> nchw\nstage 3: ") != std::string::npos);
+  CHECK(mixed_text.find("stage 14: dense 16\u21925 | dense | nchw -> nchw\n") != std::string::npos);
 }

@@ -26,6 +26,7 @@
 #include <type_traits>
 #include <xsimd/xsimd.hpp>
 
+#include "fusenet/detail/direct_conv_tile.hpp"
 #include "fusenet/kernels/fma.hpp"
 #include "fusenet/kernels/layout.hpp"
 #include "fusenet/kernels/registers.hpp"
@@ -54,9 +55,6 @@ struct conv_tile {
   static constexpr std::size_t cols = Cols;
 };
 
-/// Whether Cin is small enough for the tiny-Cin tile loop (the first layer of an image network: Cin 1 to 3).
-template <std::size_t Cin>
-inline constexpr bool conv_tiny_cin = Cin <= 3;
 
 namespace detail {
 
@@ -80,42 +78,18 @@ struct conv_geometry {
   static constexpr std::size_t w_block = K * K * Cin * v;  // floats per packed block of v output channels
 };
 
-// Tile heuristic: 2 vectors × as many pixels as fit (2 × 14 on 32 registers, 2 × 6 on 16). DESIGN.md suggests
-// 4 × 6 for maps past L2; here the channel blocks of one output row run back to back, so the input rows stay in
-// L1 across blocks and 2 × 14 measured faster on 64→64 56² (92 % vs 88 % of peak, bench/conv_bench.cpp).
-// Columns: the count in [max/2, max] with the fewest tiles per row (the last tile of a row may be narrower).
-template <class Geo, class Arch>
-constexpr std::size_t pick_conv_vectors() {
-  return (Geo::cout / Geo::v) % 2 == 0 ? 2 : 1;
-}
-
-/// Registers a tile needs: accumulators, the weight vectors live per step, one broadcast.
-constexpr std::size_t conv_tile_registers(std::size_t vectors, std::size_t cols, bool input_reuse, std::size_t k) {
-  return vectors * cols + (input_reuse ? k * vectors : vectors) + 1;
-}
-
-template <class Geo, class Arch>
-constexpr std::size_t pick_conv_cols(std::size_t vectors, bool input_reuse) {
-  constexpr std::size_t regs = vector_registers<Arch>;
-  const std::size_t fixed = conv_tile_registers(vectors, 0, input_reuse, Geo::k);
-  if (fixed >= regs) return 0;  // rejected by the tile checks of the kernel
-  std::size_t max_cols = (regs - fixed) / vectors;
-  max_cols -= max_cols % Geo::pool;
-  if (max_cols > Geo::wc) max_cols = Geo::wc;
-  if (max_cols == 0) return 0;
-  std::size_t best = max_cols, best_tiles = (Geo::wc + max_cols - 1) / max_cols;
-  for (std::size_t c = max_cols; c >= Geo::pool && 2 * c >= max_cols; c -= Geo::pool) {
-    const std::size_t tiles = (Geo::wc + c - 1) / c;
-    if (tiles < best_tiles) best = c, best_tiles = tiles;
-  }
-  return best;
-}
+using fusenet::detail::conv_tile_cols;
+using fusenet::detail::conv_tile_registers;
+using fusenet::detail::conv_tile_vectors;
+using fusenet::detail::conv_tiny_cin;
 
 template <class Geo, class Arch>
 struct default_tile {
-  static constexpr std::size_t vectors = pick_conv_vectors<Geo, Arch>();
-  static constexpr bool reuse = conv_tiny_cin<Geo::cin>;
-  using type = conv_tile<vectors, pick_conv_cols<Geo, Arch>(vectors, reuse), reuse>;
+  // the rule lives in detail/direct_conv_tile.hpp, where the plan reads it too
+  static constexpr std::size_t vectors = conv_tile_vectors(Geo::cout, Geo::v);
+  static constexpr bool reuse = conv_tiny_cin(Geo::cin);
+  using type = conv_tile<vectors, conv_tile_cols(vector_registers<Arch>, vectors, reuse, Geo::k, Geo::pool, Geo::wc),
+                         reuse>;
 };
 
 /// What a tile does with its accumulators: store them (no pool), keep the horizontal pool of the first conv

@@ -6,6 +6,8 @@
 #include <type_traits>
 #include <xsimd/xsimd.hpp>
 
+#include "fusenet/target.hpp"
+
 namespace fusenet::kernels {
 
 /// Number of vector registers the compiler may use for batches of Arch in this translation unit.
@@ -19,5 +21,12 @@ inline constexpr std::size_t vector_registers =
 #else
     std::is_base_of_v<xsimd::avx512f, Arch> ? 32 : 16;
 #endif
+
+/// Arch's vector width and register budget, as a plan's target.
+template <class Arch = xsimd::default_arch>
+inline constexpr target target_of{xsimd::batch<float, Arch>::size, vector_registers<Arch>};
+
+static_assert(target_of<> == build_target,
+              "fusenet: the plan's build_target (target.hpp) disagrees with xsimd's default architecture");
 
 }  // namespace fusenet::kernels

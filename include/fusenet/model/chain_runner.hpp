@@ -227,11 +227,11 @@ class chain_runner<type_list<Layers...>, In> {
   static constexpr std::array<std::size_t, count> out_sizes_ = sizes_out(std::make_index_sequence<count>{});
   // Layers whose output is their input unchanged (flatten, identity): forward and backward skip them.
   static constexpr std::array<bool, count> aliases_{
-      (is_kind<flatten_kind, Layers> || is_kind<identity_kind, Layers>)...};
+      (is_kind<layer_op::flatten, Layers> || is_kind<layer_op::identity, Layers>)...};
   // ReLU layers that run in place on the output of an earlier non-aliasing layer of this chain
   // (never on the chain's input: the caller owns it, and a residual's shortcut reads it too).
   static constexpr std::array<bool, count> borrowing() {
-    constexpr std::array<bool, count> relu{is_kind<relu_kind, Layers>...};
+    constexpr std::array<bool, count> relu{is_kind<layer_op::relu, Layers>...};
     std::array<bool, count> b{};
     bool produced = false;
     for (std::size_t i = 0; i < count; ++i) {

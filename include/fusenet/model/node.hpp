@@ -23,6 +23,7 @@
 #include "fusenet/kernels/scalar/pool.hpp"
 #include "fusenet/layers/tensor_spec.hpp"
 #include "fusenet/model/init.hpp"
+#include "fusenet/plan/layer_ops.hpp"
 #include "fusenet/shape.hpp"
 
 namespace fusenet::detail {
@@ -44,24 +45,18 @@ struct tensor_ref {
   std::int64_t* counter = nullptr;  // num_batches_tracked
 };
 
-template <std::string_view const& Kind, class Layer>
-inline constexpr bool is_kind = Layer::kind == Kind;
-
-inline constexpr std::string_view conv2d_kind = "conv2d", batch_norm_kind = "batch_norm", relu_kind = "relu",
-                                  leaky_relu_kind = "leaky_relu", sigmoid_kind = "sigmoid", tanh_kind = "tanh",
-                                  identity_kind = "identity", dropout_kind = "dropout", max_pool_kind = "max_pool",
-                                  avg_pool_kind = "avg_pool", global_avg_pool_kind = "global_avg_pool",
-                                  flatten_kind = "flatten", dense_kind = "dense", linear_kind = "linear",
-                                  residual_kind = "residual";
+/// Whether Layer performs Op (recognised by its type, plan/layer_ops.hpp).
+template <layer_op Op, class Layer>
+inline constexpr bool is_kind = op_of<Layer> == Op;
 
 template <class Layer>
-inline constexpr bool is_fully_connected = is_kind<dense_kind, Layer> || is_kind<linear_kind, Layer>;
+inline constexpr bool is_fully_connected = is_kind<layer_op::dense, Layer>;
 
 template <class List, dims In>
 class chain_runner;
 
 /// The two chains inside a residual layer (placeholders for other layers).
-template <class Layer, dims In, bool IsResidual = is_kind<residual_kind, Layer>>
+template <class Layer, dims In, bool IsResidual = is_kind<layer_op::residual, Layer>>
 struct residual_parts {
   using block = int;
   using shortcut = int;
@@ -88,18 +83,18 @@ class node {
       values_[t].assign(specs[t].size(), 0.0f);
       if (specs[t].role == tensor_role::parameter) grads_[t].assign(specs[t].size(), 0.0f);
     }
-    if constexpr (is_kind<batch_norm_kind, Layer>) std::fill(values_[0].begin(), values_[0].end(), 1.0f),
+    if constexpr (is_kind<layer_op::batch_norm, Layer>) std::fill(values_[0].begin(), values_[0].end(), 1.0f),
         std::fill(values_[3].begin(), values_[3].end(), 1.0f);  // weight 1, running_var 1 (PyTorch)
   }
 
   /// PyTorch's default initialisation (BatchNorm's is set by the constructor).
   void init(std::mt19937_64& rng) {
-    if constexpr (is_kind<conv2d_kind, Layer> || is_fully_connected<Layer>) {
+    if constexpr (is_kind<layer_op::conv2d, Layer> || is_fully_connected<Layer>) {
       const std::size_t fan_in = specs[0].size() / specs[0].shape[0];
       const float bound = default_init_bound(fan_in);
       fill_uniform(values_[0].data(), values_[0].size(), bound, rng);
       if constexpr (Layer::has_bias) fill_uniform(values_[1].data(), values_[1].size(), bound, rng);
-    } else if constexpr (is_kind<residual_kind, Layer>) {
+    } else if constexpr (is_kind<layer_op::residual, Layer>) {
       block_.init(rng);
       shortcut_.init(rng);
     }
@@ -107,11 +102,11 @@ class node {
 
   void forward(const float* x, float* y, std::size_t n, run_context& ctx) {
     if (ctx.train) input_ = x;
-    if constexpr (is_kind<conv2d_kind, Layer>) {
+    if constexpr (is_kind<layer_op::conv2d, Layer>) {
       kernels::conv2d_forward(geometry(n), x, values_[0].data(), bias_ptr(), y, *ctx.workspace);
     } else if constexpr (is_fully_connected<Layer>) {
       kernels::linear_forward(n, In.size(), out.size(), x, values_[0].data(), bias_ptr(), y);
-    } else if constexpr (is_kind<batch_norm_kind, Layer>) {
+    } else if constexpr (is_kind<layer_op::batch_norm, Layer>) {
       const auto g = bn_geometry(n);
       const float eps = static_cast<float>(Layer::epsilon);
       if (ctx.train) {
@@ -123,17 +118,17 @@ class node {
         kernels::batch_norm_eval_forward(g, x, values_[0].data(), values_[1].data(), values_[2].data(),
                                                  values_[3].data(), eps, y);
       }
-    } else if constexpr (is_kind<relu_kind, Layer>) {
+    } else if constexpr (is_kind<layer_op::relu, Layer>) {
       kernels::relu_forward(n * In.size(), x, y);
-    } else if constexpr (is_kind<leaky_relu_kind, Layer>) {
+    } else if constexpr (is_kind<layer_op::leaky_relu, Layer>) {
       kernels::leaky_relu_forward(n * In.size(), x, y, static_cast<float>(Layer::negative_slope));
-    } else if constexpr (is_kind<sigmoid_kind, Layer>) {
+    } else if constexpr (is_kind<layer_op::sigmoid, Layer>) {
       kernels::scalar::sigmoid_forward(n * In.size(), x, y);
-    } else if constexpr (is_kind<tanh_kind, Layer>) {
+    } else if constexpr (is_kind<layer_op::tanh, Layer>) {
       kernels::scalar::tanh_forward(n * In.size(), x, y);
-    } else if constexpr (is_kind<identity_kind, Layer> || is_kind<flatten_kind, Layer>) {
+    } else if constexpr (is_kind<layer_op::identity, Layer> || is_kind<layer_op::flatten, Layer>) {
       std::copy(x, x + n * In.size(), y);
-    } else if constexpr (is_kind<dropout_kind, Layer>) {
+    } else if constexpr (is_kind<layer_op::dropout, Layer>) {
       const std::size_t count = n * In.size();
       if (ctx.train && ctx.dropout) {
         mask_.resize(count);
@@ -145,16 +140,16 @@ class node {
         std::copy(x, x + count, y);
         if (ctx.train) dropped_ = false;  // eval_forward must not change what a pending backward uses
       }
-    } else if constexpr (is_kind<max_pool_kind, Layer>) {
+    } else if constexpr (is_kind<layer_op::max_pool, Layer>) {
       // eval_forward keeps its argmax apart: a pending backward still needs the train-mode one.
       auto& argmax = ctx.train ? argmax_ : eval_argmax_;
       argmax.resize(n * out.size());
       kernels::max_pool2d_forward(pool_geometry(n), x, y, argmax.data());
-    } else if constexpr (is_kind<avg_pool_kind, Layer>) {
+    } else if constexpr (is_kind<layer_op::avg_pool, Layer>) {
       kernels::scalar::avg_pool2d_forward(pool_geometry(n), x, y);
-    } else if constexpr (is_kind<global_avg_pool_kind, Layer>) {
+    } else if constexpr (is_kind<layer_op::global_avg_pool, Layer>) {
       kernels::scalar::global_avg_pool_forward(n, In.d[0], In.d[1] * In.d[2], x, y);
-    } else if constexpr (is_kind<residual_kind, Layer>) {
+    } else if constexpr (is_kind<layer_op::residual, Layer>) {
       const float* b = block_.forward(x, n, ctx);
       const float* s = x;
       if constexpr (shortcut_type::count > 0) s = shortcut_.forward(x, n, ctx);
@@ -168,41 +163,41 @@ class node {
   /// parameter gradients are accumulated as PyTorch's .grad.
   void backward(const float* dy, float* dx, std::size_t n, run_context& ctx) {
     const float* x = input_;
-    if constexpr (is_kind<conv2d_kind, Layer>) {
+    if constexpr (is_kind<layer_op::conv2d, Layer>) {
       kernels::conv2d_backward(geometry(n), x, values_[0].data(), dy, dx, grads_[0].data(), bias_grad_ptr(),
                                *ctx.workspace);
     } else if constexpr (is_fully_connected<Layer>) {
       kernels::linear_backward(n, In.size(), out.size(), x, values_[0].data(), dy, dx, grads_[0].data(),
                                bias_grad_ptr());
-    } else if constexpr (is_kind<batch_norm_kind, Layer>) {
+    } else if constexpr (is_kind<layer_op::batch_norm, Layer>) {
       const auto g = bn_geometry(n);
       // dx == nullptr: the kernel skips dx and still accumulates the parameter gradients.
       kernels::batch_norm_backward(g, x, values_[0].data(), mean_.data(), var_.data(),
                                            static_cast<float>(Layer::epsilon), dy, dx, grads_[0].data(),
                                            grads_[1].data());
-    } else if constexpr (is_kind<residual_kind, Layer>) {
+    } else if constexpr (is_kind<layer_op::residual, Layer>) {
       residual_backward(dy, dx, n, ctx);
     } else {
       if (dx == nullptr) return;
       const std::size_t count = n * In.size();
-      if constexpr (is_kind<relu_kind, Layer>) {
+      if constexpr (is_kind<layer_op::relu, Layer>) {
         kernels::relu_backward(count, x, dy, dx);
-      } else if constexpr (is_kind<leaky_relu_kind, Layer>) {
+      } else if constexpr (is_kind<layer_op::leaky_relu, Layer>) {
         kernels::leaky_relu_backward(count, x, dy, dx, static_cast<float>(Layer::negative_slope));
-      } else if constexpr (is_kind<sigmoid_kind, Layer>) {
+      } else if constexpr (is_kind<layer_op::sigmoid, Layer>) {
         kernels::scalar::sigmoid_backward(count, x, dy, dx);
-      } else if constexpr (is_kind<tanh_kind, Layer>) {
+      } else if constexpr (is_kind<layer_op::tanh, Layer>) {
         kernels::scalar::tanh_backward(count, x, dy, dx);
-      } else if constexpr (is_kind<identity_kind, Layer> || is_kind<flatten_kind, Layer>) {
+      } else if constexpr (is_kind<layer_op::identity, Layer> || is_kind<layer_op::flatten, Layer>) {
         std::copy(dy, dy + count, dx);
-      } else if constexpr (is_kind<dropout_kind, Layer>) {
+      } else if constexpr (is_kind<layer_op::dropout, Layer>) {
         if (dropped_) kernels::scalar::dropout_backward(count, dy, mask_.data(), static_cast<float>(Layer::drop_rate), dx);
         else std::copy(dy, dy + count, dx);
-      } else if constexpr (is_kind<max_pool_kind, Layer>) {
+      } else if constexpr (is_kind<layer_op::max_pool, Layer>) {
         kernels::max_pool2d_backward(pool_geometry(n), dy, argmax_.data(), dx);
-      } else if constexpr (is_kind<avg_pool_kind, Layer>) {
+      } else if constexpr (is_kind<layer_op::avg_pool, Layer>) {
         kernels::scalar::avg_pool2d_backward(pool_geometry(n), dy, dx);
-      } else if constexpr (is_kind<global_avg_pool_kind, Layer>) {
+      } else if constexpr (is_kind<layer_op::global_avg_pool, Layer>) {
         kernels::scalar::global_avg_pool_backward(n, In.d[0], In.d[1] * In.d[2], dy, dx);
       }
     }
@@ -210,7 +205,7 @@ class node {
 
   void zero_grad() {
     for (auto& g : grads_) std::fill(g.begin(), g.end(), 0.0f);
-    if constexpr (is_kind<residual_kind, Layer>) {
+    if constexpr (is_kind<layer_op::residual, Layer>) {
       block_.zero_grad();
       shortcut_.zero_grad();
     }
@@ -230,7 +225,7 @@ class node {
       }
       f(r);
     }
-    if constexpr (is_kind<residual_kind, Layer>) {
+    if constexpr (is_kind<layer_op::residual, Layer>) {
       block_.visit(p + "block.", f);
       shortcut_.visit(p + "shortcut.", f);
     }
@@ -245,7 +240,7 @@ class node {
   /// batch_norm, before a train-mode forward of n samples: checks there is more than one value per
   /// channel (as PyTorch) and makes room for the batch statistics batch_mean() / batch_var().
   void begin_batch_statistics(std::size_t n)
-    requires(is_kind<batch_norm_kind, Layer>)
+    requires(is_kind<layer_op::batch_norm, Layer>)
   {
     if (n * bn_geometry(n).spatial <= 1)
       throw std::invalid_argument("fusenet: batch_norm (layer " + std::to_string(Index) +
@@ -257,7 +252,7 @@ class node {
   }
   /// batch_norm, after batch_mean() / batch_var() were written: updates the running statistics.
   void end_batch_statistics(std::size_t n)
-    requires(is_kind<batch_norm_kind, Layer>)
+    requires(is_kind<layer_op::batch_norm, Layer>)
   {
     kernels::batch_norm_update_running(bn_geometry(n), mean_.data(), var_.data(),
                                        static_cast<float>(Layer::momentum_value), values_[2].data(),
@@ -268,7 +263,7 @@ class node {
   float* batch_var() { return var_.data(); }
 
   kernels::scalar::conv2d_geometry geometry(std::size_t n) const
-    requires(is_kind<conv2d_kind, Layer>)
+    requires(is_kind<layer_op::conv2d, Layer>)
   {
     return {n, In.d[0], In.d[1], In.d[2], Layer::out_channels, Layer::kernel, Layer::step, Layer::pad, Layer::dil,
             Layer::group_count};
@@ -293,13 +288,13 @@ class node {
     return {n, In.d[0], In.rank == 3 ? In.d[1] * In.d[2] : 1};
   }
   kernels::scalar::pool2d_geometry pool_geometry(std::size_t n) const {
-    if constexpr (is_kind<max_pool_kind, Layer> || is_kind<avg_pool_kind, Layer>)
+    if constexpr (is_kind<layer_op::max_pool, Layer> || is_kind<layer_op::avg_pool, Layer>)
       return {n, In.d[0], In.d[1], In.d[2], Layer::window, Layer::step, Layer::pad};
     else
       return {};
   }
   void residual_backward(const float* dy, float* dx, std::size_t n, run_context& ctx) {
-    if constexpr (is_kind<residual_kind, Layer>) {
+    if constexpr (is_kind<layer_op::residual, Layer>) {
       const std::size_t count = n * In.size();
       if (dx == nullptr) {
         block_.backward(dy, nullptr, n, ctx);

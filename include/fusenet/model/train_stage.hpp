@@ -31,7 +31,7 @@ struct stage_record {
 
 /// The direct-kernel convolution of a conv2d node (kernels/conv2d_direct.hpp), or void when the layer is
 /// strided, dilated or grouped, or its padding is not less than its kernel.
-template <class Head, bool Conv = is_kind<conv2d_kind, typename Head::layer>>
+template <class Head, bool Conv = is_kind<layer_op::conv2d, typename Head::layer>>
 struct direct_conv_for {
   using type = void;
 };

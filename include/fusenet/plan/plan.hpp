@@ -16,11 +16,17 @@
 namespace fusenet {
 
 namespace detail {
-template <class List>
+template <class List, class Seq = std::make_index_sequence<List::size>>
 struct facts_table;
-template <class... Layers>
-struct facts_table<type_list<Layers...>> {
-  static constexpr std::array<layer_facts, sizeof...(Layers)> value{facts_of<Layers>()...};
+template <class... Layers, std::size_t... I>
+struct facts_table<type_list<Layers...>, std::index_sequence<I...>> {
+  /// The facts without shapes (a residual block's own layer list, planned for its grouping only).
+  static constexpr std::array<layer_facts, sizeof...(Layers)> value{facts_of<Layers>(dims{}, dims{})...};
+  /// The facts with each layer's input and output shape from a network's shape propagation.
+  template <class Steps>
+  static constexpr std::array<layer_facts, sizeof...(Layers)> with(const Steps& s) {
+    return {facts_of<Layers>(s[I].in, s[I].out)...};
+  }
 };
 
 // Longest match at each position. Inference: conv2d [batch_norm] [relu] [pool 2×2], [flatten] dense
@@ -38,11 +44,11 @@ constexpr std::array<stage, N> rewrite(const std::array<layer_facts, N>& l, bool
     std::size_t j = i;
     if (train) {
       if (i + 1 < N && fusable_head(l[i]) && fusable_batch_norm(l[i + 1])) {
-        s.kind = l[i].kind == "conv2d" ? stage_kind::conv : stage_kind::dense;
+        s.kind = l[i].op == layer_op::conv2d ? stage_kind::conv : stage_kind::dense;
         s.batch_norm = true;
         j = i + 2;
         if (j < N && fusable_activation(l[j])) s.relu = true, ++j;
-        if (s.kind == stage_kind::conv && j < N && fusable_pool(l[j]) && l[j].kind == "max_pool") {
+        if (s.kind == stage_kind::conv && j < N && fusable_train_pool(l[j])) {
           s.pool = stage_pool::max;
           ++j;
         }
@@ -59,12 +65,12 @@ constexpr std::array<stage, N> rewrite(const std::array<layer_facts, N>& l, bool
       ++j;
     }
     if (fusable_head(l[j])) {
-      s.kind = l[j].kind == "conv2d" ? stage_kind::conv : stage_kind::dense;
+      s.kind = l[j].op == layer_op::conv2d ? stage_kind::conv : stage_kind::dense;
       ++j;
       if (j < N && fusable_batch_norm(l[j])) s.batch_norm = true, ++j;
       if (j < N && fusable_activation(l[j])) s.relu = true, ++j;
       if (s.kind == stage_kind::conv && j < N && fusable_pool(l[j])) {
-        s.pool = l[j].kind == "max_pool" ? stage_pool::max : stage_pool::avg;
+        s.pool = l[j].op == layer_op::max_pool ? stage_pool::max : stage_pool::avg;
         ++j;
       }
     } else {

@@ -1,69 +1,97 @@
 // SPDX-License-Identifier: MIT
-// Why consecutive layers may or may not fuse into one stage: one named predicate per reason.
+// Why consecutive layers may or may not fuse into one stage, and which kernel may run a stage: one named
+// predicate per reason, each existing once.
 #pragma once
 
 #include <cstddef>
-#include <string_view>
 
+#include "fusenet/detail/direct_conv_tile.hpp"
+#include "fusenet/plan/layer_ops.hpp"
 #include "fusenet/shape.hpp"
+#include "fusenet/target.hpp"
 
 namespace fusenet {
 
-/// The facts about one layer that fusion decisions read, gathered by pack expansion.
+/// The facts about one layer that fusion and executor decisions read, gathered by pack expansion.
 struct layer_facts {
-  std::string_view kind;
-  std::size_t window = 0;  // pools
-  std::size_t step = 0;    // pools
-  std::size_t pad = 0;     // pools
+  layer_op op = layer_op::other;
+  dims in{}, out{};        // the layer's input and output shape (empty inside a residual block's own plan)
+  std::size_t window = 0;  // pools: window; conv2d: kernel
+  std::size_t step = 1;    // pools, conv2d: stride
+  std::size_t pad = 0;     // pools, conv2d: padding
+  std::size_t dilation = 1, groups = 1;  // conv2d
+  bool bias = false;                     // conv2d, dense
 };
 
 namespace detail {
 template <class Layer>
-constexpr layer_facts facts_of() {
-  if constexpr (Layer::kind == "max_pool" || Layer::kind == "avg_pool") {
-    return {Layer::kind, Layer::window, Layer::step, Layer::pad};
+constexpr layer_facts facts_of(dims in, dims out) {
+  constexpr layer_op op = op_of<Layer>;
+  if constexpr (op == layer_op::max_pool || op == layer_op::avg_pool) {
+    return {op, in, out, Layer::window, Layer::step, Layer::pad};
+  } else if constexpr (op == layer_op::conv2d) {
+    return {op, in, out, Layer::kernel, Layer::step, Layer::pad, Layer::dil, Layer::group_count, Layer::has_bias};
   } else {
-    return {Layer::kind};
+    return {op, in, out};
   }
 }
 }  // namespace detail
 
 /// A convolution or dense layer can start a fused stage.
-constexpr bool fusable_head(const layer_facts& l) {
-  return l.kind == "conv2d" || l.kind == "dense" || l.kind == "linear";
-}
+constexpr bool fusable_head(const layer_facts& l) { return l.op == layer_op::conv2d || l.op == layer_op::dense; }
 
 /// batch_norm after a conv or dense folds into its weights and bias (inference) or into its epilogue's
 /// statistics pass (training): W' = W·γ/√(var+ε), b' = (b−mean)·γ/√(var+ε) + β per output channel.
-constexpr bool fusable_batch_norm(const layer_facts& l) { return l.kind == "batch_norm"; }
+constexpr bool fusable_batch_norm(const layer_facts& l) { return l.op == layer_op::batch_norm; }
 
 /// relu is applied in registers in the epilogue before the single store.
-constexpr bool fusable_activation(const layer_facts& l) { return l.kind == "relu"; }
+constexpr bool fusable_activation(const layer_facts& l) { return l.op == layer_op::relu; }
 
 /// A 2×2, stride-2, unpadded max or average pool reduces the epilogue's tile before the store
 /// (the fused kernel's pool window; other pools run as their own stage).
 constexpr bool fusable_pool(const layer_facts& l) {
-  return (l.kind == "max_pool" || l.kind == "avg_pool") && l.window == 2 && l.step == 2 && l.pad == 0;
+  return (l.op == layer_op::max_pool || l.op == layer_op::avg_pool) && l.window == 2 && l.step == 2 && l.pad == 0;
 }
 
-/// A flatten right before a dense layer costs nothing: the dense stage reads the producer's layout.
+/// Training fuses only the max pool: its backward needs the argmax code the epilogue records.
+constexpr bool fusable_train_pool(const layer_facts& l) { return fusable_pool(l) && l.op == layer_op::max_pool; }
+
+/// A flatten right before a dense layer costs nothing: the dense stage reads the producer's layout (its weights'
+/// columns are permuted once to match it).
 constexpr bool fusable_flatten_dense(const layer_facts& flat, const layer_facts& next) {
-  return flat.kind == "flatten" && (next.kind == "dense" || next.kind == "linear");
+  return flat.op == layer_op::flatten && next.op == layer_op::dense;
 }
 
 /// The facts about a convolution that decide whether the direct bordered-NHWC kernel can run it.
 struct conv_facts {
   std::size_t in_channels = 0, out_channels = 0, kernel = 0, stride = 1, dilation = 1, groups = 1;
   std::size_t pad = 0, height = 0, width = 0;
+  std::size_t pool = 1;  // the pool window fused into the epilogue (1: none, 2: 2×2)
 };
 
-/// A convolution runs on the direct kernel (kernels/conv_blocked.hpp) when it is ungrouped, stride 1,
-/// undilated, has an odd kernel that fits the padded input, and its output channels fill whole SIMD vectors
-/// of vector_width floats (the kernel keeps output channels in the vector lanes).
-constexpr bool fusable_direct_conv(const conv_facts& c, std::size_t vector_width) {
-  return c.groups == 1 && c.stride == 1 && c.dilation == 1 && c.kernel % 2 == 1 && vector_width > 0 &&
-         c.out_channels > 0 && c.out_channels % vector_width == 0 && c.kernel <= c.height + 2 * c.pad &&
+/// The convolution facts of a conv2d layer followed by a fused pool of window `pool`.
+constexpr conv_facts conv_facts_of(const layer_facts& l, std::size_t pool) {
+  return {l.in.d[0], l.out.d[0], l.window, l.step, l.dilation, l.groups, l.pad, l.in.d[1], l.in.d[2], pool};
+}
+
+/// The direct kernel's geometry (kernels/conv_blocked.hpp): ungrouped, stride 1, undilated, an odd kernel that
+/// fits the padded input, output channels that fill whole SIMD vectors of the target (they sit in the lanes).
+constexpr bool direct_conv_geometry(const conv_facts& c, const target& t) {
+  return c.groups == 1 && c.stride == 1 && c.dilation == 1 && c.kernel % 2 == 1 && t.vector_width > 0 &&
+         c.out_channels > 0 && c.out_channels % t.vector_width == 0 && c.kernel <= c.height + 2 * c.pad &&
          c.kernel <= c.width + 2 * c.pad;
+}
+
+/// The direct kernel's register tile (accumulators + weight vectors + 1 broadcast) fits the target's register
+/// file; a tile that does not would spill silently at half speed, so such a convolution is not run directly.
+constexpr bool direct_conv_tile_fits(const conv_facts& c, const target& t) {
+  return detail::direct_conv_default_cols(c.in_channels, c.out_channels, c.width, c.kernel, c.pad, c.pool,
+                                          t.vector_width, t.vector_registers) > 0;
+}
+
+/// A convolution runs on the direct kernel when both its geometry and its register tile suit the target.
+constexpr bool fusable_direct_conv(const conv_facts& c, const target& t) {
+  return direct_conv_geometry(c, t) && direct_conv_tile_fits(c, t);
 }
 
 }  // namespace fusenet

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+// The register-tile rule of the direct convolution kernel, as plain constexpr arithmetic: the kernel uses it to
+// pick its tile and the plan uses it to decide whether the kernel can run a convolution, so both agree.
+#pragma once
+
+#include <cstddef>
+
+namespace fusenet::detail {
+
+/// Registers a tile needs: accumulators, the weight vectors live per step, one broadcast.
+constexpr std::size_t conv_tile_registers(std::size_t vectors, std::size_t cols, bool input_reuse, std::size_t k) {
+  return vectors * cols + (input_reuse ? k * vectors : vectors) + 1;
+}
+
+/// Whether Cin is small enough for the tiny-Cin tile loop (the first layer of an image network: Cin 1 to 3).
+constexpr bool conv_tiny_cin(std::size_t cin) { return cin <= 3; }
+
+/// Vector blocks of output channels per tile: 2 when the output channels split into an even number of vectors.
+constexpr std::size_t conv_tile_vectors(std::size_t cout, std::size_t v) { return (cout / v) % 2 == 0 ? 2 : 1; }
+
+// Tile heuristic: 2 vectors × as many pixels as fit (2 × 14 on 32 registers, 2 × 6 on 16). DESIGN.md suggests
+// 4 × 6 for maps past L2; here the channel blocks of one output row run back to back, so the input rows stay in
+// L1 across blocks and 2 × 14 measured faster on 64→64 56² (92 % vs 88 % of peak, bench/conv_bench.cpp).
+// Columns: the count in [max/2, max] with the fewest tiles per row (the last tile of a row may be narrower);
+// 0 when no tile fits the register file. `wc` is the number of conv-output columns that feed the pool.
+constexpr std::size_t conv_tile_cols(std::size_t registers, std::size_t vectors, bool input_reuse, std::size_t k,
+                                     std::size_t pool, std::size_t wc) {
+  const std::size_t fixed = conv_tile_registers(vectors, 0, input_reuse, k);
+  if (fixed >= registers) return 0;
+  std::size_t max_cols = (registers - fixed) / vectors;
+  max_cols -= max_cols % pool;
+  if (max_cols > wc) max_cols = wc;
+  if (max_cols == 0) return 0;
+  std::size_t best = max_cols, best_tiles = (wc + max_cols - 1) / max_cols;
+  for (std::size_t c = max_cols; c >= pool && 2 * c >= max_cols; c -= pool) {
+    const std::size_t tiles = (wc + c - 1) / c;
+    if (tiles < best_tiles) best = c, best_tiles = tiles;
+  }
+  return best;
+}
+
+/// The default tile's column count for a stride-1 K×K convolution with padding pad on a map of width w, pooled
+/// by `pool` (1 or 2), on a target with vector width v and `registers` vector registers (0: no tile fits).
+constexpr std::size_t direct_conv_default_cols(std::size_t cin, std::size_t cout, std::size_t w, std::size_t k,
+                                               std::size_t pad, std::size_t pool, std::size_t v,
+                                               std::size_t registers) {
+  if (v == 0 || w + 2 * pad < k) return 0;
+  const std::size_t wout = w + 2 * pad - k + 1;
+  return conv_tile_cols(registers, conv_tile_vectors(cout, v), conv_tiny_cin(cin), k, pool, wout / pool * pool);
+}
+
+}  // namespace fusenet::detail

@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: MIT
+// What every inference stage executor shares: its plan record and layer facts, the trained tensors it loads,
+// BatchNorm folding, and the scratch buffers the runner lends it.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "fusenet/introspection.hpp"
+#include "fusenet/kernels/layout.hpp"
+#include "fusenet/model/node.hpp"
+#include "fusenet/plan/execution.hpp"
+
+namespace fusenet::detail {
+
+/// The compile-time facts of inference stage S of Net: its plan record and the shapes around its main layer.
+template <class Net, std::size_t S>
+struct infer_stage_facts {
+  static constexpr stage_record rec = execution_plan<Net, mode::infer>[S];
+  static constexpr stage st = rec.st;
+  static constexpr std::size_t main = st.main();
+  using layer = layer_t<Net, main>;
+  static constexpr dims in = rec.in;                      // what the stage reads (before a folded flatten)
+  static constexpr dims main_in = Net::steps[main].in;    // what the conv / dense layer reads
+  static constexpr dims main_out = Net::steps[main].out;  // conv output before the pool
+  static constexpr dims out = rec.out;
+};
+
+/// The trained tensors by state_dict key.
+using tensor_lookup = std::map<std::string, const float*>;
+
+inline const float* tensor_at(const tensor_lookup& t, const std::string& key) {
+  const auto it = t.find(key);
+  if (it == t.end() || it->second == nullptr)
+    throw std::logic_error("fusenet: model<infer>: the trained model has no tensor " + key);
+  return it->second;
+}
+
+/// A conv or dense layer with the BatchNorm after it folded in, PyTorch layout (O×I×K×K or O×I).
+struct folded_layer {
+  std::vector<float> weight;
+  std::vector<float> bias;
+};
+
+/// Folds stage S's BatchNorm (if any) into its conv / dense layer, per output channel o:
+/// scale = γ/√(running_var+ε), W'[o] = W[o]·scale, b'[o] = (b[o] − running_mean)·scale + β (b = 0 without bias),
+/// so that W'x + b' equals PyTorch's eval-mode BN(Wx + b). Computed in double, stored as float.
+template <class Net, std::size_t S>
+folded_layer fold_stage(const tensor_lookup& t) {
+  using F = infer_stage_facts<Net, S>;
+  using L = typename F::layer;
+  constexpr std::size_t outs = F::main_out.d[0];
+  const std::string p = std::to_string(F::main) + ".";
+  const float* w = tensor_at(t, p + "weight");
+  constexpr std::size_t per = L::tensors(F::main_in)[0].size() / outs;  // weights per output channel
+  folded_layer f{std::vector<float>(w, w + outs * per), std::vector<float>(outs, 0.0f)};
+  if constexpr (L::has_bias) {
+    const float* b = tensor_at(t, p + "bias");
+    std::copy(b, b + outs, f.bias.begin());
+  }
+  if constexpr (F::st.batch_norm) {
+    using bn = layer_t<Net, F::main + 1>;
+    const std::string q = std::to_string(F::main + 1) + ".";
+    const float* gamma = tensor_at(t, q + "weight");
+    const float* beta = tensor_at(t, q + "bias");
+    const float* mean = tensor_at(t, q + "running_mean");
+    const float* var = tensor_at(t, q + "running_var");
+    for (std::size_t o = 0; o < outs; ++o) {
+      const double scale = static_cast<double>(gamma[o]) / std::sqrt(static_cast<double>(var[o]) + bn::epsilon);
+      for (std::size_t i = 0; i < per; ++i)
+        f.weight[o * per + i] = static_cast<float>(static_cast<double>(f.weight[o * per + i]) * scale);
+      f.bias[o] = static_cast<float>((static_cast<double>(f.bias[o]) - static_cast<double>(mean[o])) * scale +
+                                     static_cast<double>(beta[o]));
+    }
+  }
+  return f;
+}
+
+/// The per-call state of a stage that computes from its weights alone (the fused executors): none.
+struct no_stage_state {};
+
+/// Scratch memory a stage may use besides its input and output (each buffer holds batch × work_floats floats of
+/// the stage's plan record).
+struct infer_buffers {
+  float* a = nullptr;
+  float* b = nullptr;
+  std::vector<float>* gemm_workspace = nullptr;
+  run_context* ctx = nullptr;
+};
+
+/// Converts an NCHW result of stage S into the bordered NHWC its plan record says the next stage reads.
+template <class Net, std::size_t S>
+void hand_over(const float* nchw, float* y, std::size_t n) {
+  using F = infer_stage_facts<Net, S>;
+  kernels::nchw_to_nhwc<F::out.d[0], F::out.d[1], F::out.d[2], F::rec.out_border>(nchw, y, n);
+}
+
+/// The executor of stage S of Net, as its plan record names it; each specialization lives in model/stages/.
+template <class Net, std::size_t S, executor E = execution_plan<Net, mode::infer>[S].exec>
+class infer_stage;
+
+}  // namespace fusenet::detail

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: MIT
+// The direct_conv executor: conv + bias + ReLU + 2×2 pool in registers on bordered NHWC (kernels/conv_blocked.hpp).
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <type_traits>
+#include <vector>
+
+#include "fusenet/kernels/conv_blocked.hpp"
+#include "fusenet/kernels/layout.hpp"
+#include "fusenet/model/stages/common.hpp"
+
+namespace fusenet::detail {
+
+/// A conv stage on the direct kernel, folded weights packed once as [Cout/V][K][K][Cin][V]. It reads the bordered
+/// NHWC its producer wrote (or converts the user's NCHW when it is the first stage) and writes the layout and
+/// border of its plan record (NHWC directly; NCHW through a scratch image).
+template <class Net, std::size_t S>
+class infer_stage<Net, S, executor::direct_conv> {
+  using F = infer_stage_facts<Net, S>;
+  using L = typename F::layer;
+  static constexpr std::size_t cin = F::main_in.d[0], h = F::main_in.d[1], w = F::main_in.d[2];
+  static constexpr std::size_t cout = L::out_channels, k = L::kernel, pad = L::pad;
+  static constexpr std::size_t window = F::st.pool == stage_pool::none ? 1 : 2;
+  static constexpr std::size_t ho = F::out.d[1], wo = F::out.d[2];
+  using pool = std::conditional_t<F::st.pool == stage_pool::avg, kernels::pool_avg, kernels::pool_max>;
+  using act = std::conditional_t<F::st.relu, kernels::act_relu, kernels::act_none>;
+  static_assert(F::rec.in_layout == layout::nhwc || S == 0, "fusenet: plan: a direct conv reads bordered NHWC");
+  static_assert(F::rec.in_layout == layout::nchw || F::rec.in_border == pad,
+                "fusenet: plan: the producer of a direct conv writes its padding as the border");
+
+ public:
+  static constexpr std::size_t gemm_floats = 0;
+  using state = no_stage_state;
+
+  void load(const tensor_lookup& t, state&) {
+    const folded_layer f = fold_stage<Net, S>(t);
+    weights_.resize(kernels::packed_weights_size<cin, cout, k>);
+    kernels::pack_conv_weights<cin, cout, k>(f.weight.data(), weights_.data());
+    bias_ = f.bias;
+  }
+
+  void run(const float* x, float* y, std::size_t n, infer_buffers& buf, state&) const {
+    const float* in = x;
+    if constexpr (F::rec.in_layout == layout::nchw) {
+      kernels::nchw_to_nhwc<cin, h, w, pad>(x, buf.a, n);
+      in = buf.a;
+    }
+    if constexpr (F::rec.out_layout == layout::nhwc) {
+      kernels::conv_bias_relu_pool<cin, cout, h, w, k, pad, window, pool, act, F::rec.out_border>(
+          in, weights_.data(), bias_.data(), y, n);
+    } else {
+      kernels::conv_bias_relu_pool<cin, cout, h, w, k, pad, window, pool, act, 0>(in, weights_.data(), bias_.data(),
+                                                                                  buf.b, n);
+      kernels::nhwc_to_nchw<cout, ho, wo, 0>(buf.b, y, n);
+    }
+  }
+
+ private:
+  kernels::aligned_vector<float> weights_;
+  std::vector<float> bias_;
+};
+
+}  // namespace fusenet::detail

@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: MIT
+// The execution plan: for every stage of a network in a mode, which executor runs it, the layout and border of
+// what it reads and writes, its buffer slot and its scratch, decided once here as constexpr values.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <type_traits>
+
+#include "fusenet/mode.hpp"
+#include "fusenet/plan/plan.hpp"
+#include "fusenet/plan/rules.hpp"
+#include "fusenet/target.hpp"
+
+namespace fusenet {
+
+/// Which code runs a stage.
+enum class executor {
+  direct_conv,  ///< inference: conv + bias + ReLU + 2×2 pool in registers on bordered NHWC (kernels/conv_blocked.hpp)
+  gemm_conv,    ///< inference: im2col + GEMM on NCHW with folded weights, then ReLU / pool in one loop
+  dense,        ///< inference: folded weights packed once; GEMV below a few samples, blocked GEMM above
+  reference,    ///< the trainer's layer code in evaluation semantics (residual blocks, other layers)
+  fused_train,  ///< training: conv / dense with batch statistics, ReLU and pool (model/train_stage.hpp)
+  layer,        ///< training: one layer's own forward and backward (model/node.hpp)
+};
+
+/// How a stage's activations lie in memory, per sample.
+enum class layout {
+  nchw,  ///< PyTorch's layout: channel planes (or flat features)
+  nhwc,  ///< pixels with their channels contiguous, inside a zero border of `border` pixels
+};
+
+/// One stage of an execution plan.
+struct stage_record {
+  stage st{};
+  executor exec = executor::reference;
+  layout in_layout = layout::nchw;
+  std::size_t in_border = 0;
+  layout out_layout = layout::nchw;
+  std::size_t out_border = 0;
+  std::size_t out_floats = 0;   ///< floats per sample the stage writes, in its output layout
+  std::size_t work_floats = 0;  ///< floats per sample of scratch besides input and output (each of two buffers)
+  std::size_t slot = 0;         ///< where it writes: 0 and 1 are the ping-pong buffers, 2 the caller's output
+  std::size_t stream_batch = 0;  ///< dense: batches up to this size stream the weights (GEMV) instead of the GEMM
+  dims in{}, out{};             ///< the stage's input and output shapes
+};
+
+/// Batches a dense stage runs as a GEMV that reads each weight once per four samples: below about four samples
+/// the blocked GEMM's per-call packing of the weights costs more than the product itself.
+inline constexpr std::size_t dense_stream_batch = 4;
+
+namespace detail {
+
+// The executor of an inference stage: a conv stage the direct kernel takes, else the GEMM conv; dense stages on
+// the packed dense executor; everything else on the trainer's layer code.
+template <std::size_t N>
+constexpr executor infer_executor_of(const stage& s, const std::array<layer_facts, N>& l, const target& t) {
+  if (s.kind == stage_kind::conv) {
+    const std::size_t pool = s.pool == stage_pool::none ? 1 : 2;
+    return fusable_direct_conv(conv_facts_of(l[s.main()], pool), t) ? executor::direct_conv : executor::gemm_conv;
+  }
+  if (s.kind == stage_kind::dense) return executor::dense;
+  return executor::reference;
+}
+
+/// What an executor reads without converting: the direct kernel bordered NHWC, the others NCHW.
+constexpr layout native_input(executor e) { return e == executor::direct_conv ? layout::nhwc : layout::nchw; }
+/// What an executor writes without converting: the direct kernel NHWC, the others NCHW.
+constexpr layout native_output(executor e) { return e == executor::direct_conv ? layout::nhwc : layout::nchw; }
+
+constexpr std::size_t floats_in(layout lo, dims d, std::size_t border) {
+  if (lo == layout::nchw || !d.spatial()) return d.size();
+  return (d.d[1] + 2 * border) * (d.d[2] + 2 * border) * d.d[0];
+}
+
+// Inference: each edge between stages gets the layout its consumer reads. A direct conv reads bordered NHWC (its
+// producer writes the border); a dense stage with the flatten folded in reads whatever its producer writes
+// natively (its weight columns are permuted at freeze time); every other stage reads NCHW. The model input is
+// the user's NCHW, the output the user's layout.
+template <std::size_t N>
+constexpr std::array<stage_record, N> infer_records(const std::array<stage, N>& stages, std::size_t count,
+                                                    const std::array<layer_facts, N>& l, const target& t) {
+  std::array<stage_record, N> r{};
+  for (std::size_t s = 0; s < count; ++s) {
+    r[s].st = stages[s];
+    r[s].exec = infer_executor_of(stages[s], l, t);
+    r[s].in = l[stages[s].first].in;
+    r[s].out = l[stages[s].first + stages[s].count - 1].out;
+    r[s].slot = s + 1 == count ? 2 : s % 2;
+    if (r[s].exec == executor::dense) r[s].stream_batch = dense_stream_batch;
+  }
+  for (std::size_t s = 0; s + 1 < count; ++s) {
+    stage_record& next = r[s + 1];
+    if (next.exec == executor::direct_conv) {
+      r[s].out_layout = layout::nhwc;
+      r[s].out_border = l[next.st.main()].pad;
+    } else if (next.exec == executor::dense && next.st.flatten && r[s].out.spatial()) {
+      r[s].out_layout = native_output(r[s].exec);
+    }
+    next.in_layout = r[s].out_layout;
+    next.in_border = r[s].out_border;
+  }
+  for (std::size_t s = 0; s < count; ++s) {
+    stage_record& x = r[s];
+    x.out_floats = floats_in(x.out_layout, x.out, x.out_border);
+    const dims conv_out = l[x.st.main()].out;
+    if (x.exec == executor::direct_conv) {
+      // converting the user's NCHW input in, or the kernel's NHWC output to an NCHW consumer
+      const std::size_t in_copy = x.in_layout == layout::nchw ? floats_in(layout::nhwc, x.in, l[x.st.main()].pad) : 0;
+      const std::size_t out_copy = x.out_layout == layout::nchw ? floats_in(layout::nhwc, x.out, 0) : 0;
+      x.work_floats = in_copy > out_copy ? in_copy : out_copy;
+    } else if (x.exec == executor::gemm_conv) {
+      x.work_floats = conv_out.size();  // the conv output before the pool, or before the NHWC hand-over
+    } else if (x.exec == executor::reference) {
+      x.work_floats = x.out_layout == layout::nhwc ? x.out.size() : 0;  // NCHW result before the hand-over
+    }
+  }
+  return r;
+}
+
+// Training: fused conv / dense + batch-statistics stages and single layers, all on NCHW between stages.
+template <std::size_t N>
+constexpr std::array<stage_record, N> train_records(const std::array<stage, N>& stages, std::size_t count,
+                                                    const std::array<layer_facts, N>& l) {
+  std::array<stage_record, N> r{};
+  for (std::size_t s = 0; s < count; ++s) {
+    r[s].st = stages[s];
+    r[s].exec = stages[s].kind == stage_kind::single ? executor::layer : executor::fused_train;
+    r[s].in = l[stages[s].first].in;
+    r[s].out = l[stages[s].first + stages[s].count - 1].out;
+    r[s].out_floats = r[s].out.size();
+    r[s].slot = s + 1 == count ? 2 : s % 2;
+  }
+  return r;
+}
+
+template <class Net, class Mode, target Target>
+struct execution_plan_of {
+  static constexpr auto facts = facts_table<typename Net::layer_list>::with(Net::steps);
+  static constexpr auto records = [] {
+    if constexpr (std::is_same_v<Mode, mode::infer>)
+      return infer_records(stages<Net, Mode>, stage_count<Net, Mode>, facts, Target);
+    else
+      return train_records(stages<Net, Mode>, stage_count<Net, Mode>, facts);
+  }();
+};
+
+}  // namespace detail
+
+/// The execution plan of Net in Mode for Target (this translation unit's instruction set by default): one
+/// record per stage, indices below stage_count<Net, Mode>.
+template <class Net, class Mode, target Target = build_target>
+inline constexpr auto execution_plan = detail::execution_plan_of<Net, Mode, Target>::records;
+
+/// Record S of execution_plan<Net, Mode, Target>.
+template <class Net, class Mode, std::size_t S, target Target = build_target>
+  requires(S < stage_count<Net, Mode>)
+inline constexpr stage_record record_at = execution_plan<Net, Mode, Target>[S];
+
+}  // namespace fusenet
