@@ -126,9 +126,15 @@ void conv2d_forward(const conv2d_geometry& g, const float* x, const float* w, co
       }
     }
   };
+  // One image per thread when there are enough images. Otherwise no team at all: an inactive one-thread region
+  // would make the GEMM's own team a nested one, which libgomp creates afresh, thread by thread, on every call.
+  if (threads <= 1) {
+    for (std::size_t n = 0; n < g.batch; ++n) image(n);
+    return;
+  }
   [[maybe_unused]] const int team_size = static_cast<int>(threads);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(team_size) if (team_size > 1)
+#pragma omp parallel for schedule(static) num_threads(team_size)
 #endif
   for (std::size_t n = 0; n < g.batch; ++n) image(n);
 }
@@ -207,11 +213,16 @@ void conv2d_backward(const conv2d_geometry& g, const float* x, const float* w, c
       }
     }
   };
-  [[maybe_unused]] const int team_size = static_cast<int>(threads);
+  // No team for one chunk: the GEMMs inside then run their own team rather than a nested one (see the forward).
+  if (threads <= 1) {
+    for (std::size_t c = 0; c < chunks; ++c) chunk(c);
+  } else {
+    [[maybe_unused]] const int team_size = static_cast<int>(threads);
 #ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(team_size) if (team_size > 1)
+#pragma omp parallel for schedule(static) num_threads(team_size)
 #endif
-  for (std::size_t c = 0; c < chunks; ++c) chunk(c);
+    for (std::size_t c = 0; c < chunks; ++c) chunk(c);
+  }
   if (dw != nullptr) {
     for (std::size_t c = 0; c < chunks; ++c) {
       const float* part = partial_dw + c * dw_size;
