@@ -121,7 +121,8 @@ TEST_CASE("infer: mixed net (every layer kind) equals the trainer's eval_forward
 TEST_CASE("infer: ResNet basic blocks equal the trainer's eval_forward") {
   using model = fn::model<resnet_net, fn::mode::infer>;
   static_assert(model::executor_of(0) == fn::executor::direct_conv);
-  static_assert(model::executor_of(1) == fn::executor::reference);
+  static_assert(model::executor_of(1) == fn::executor::residual);  // block on its own plan, add + ReLU fused
+  static_assert(model::executor_of(2) == fn::executor::residual);  // with the projection shortcut
   check_parity<resnet_net>(13);
 }
 

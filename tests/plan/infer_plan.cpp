@@ -45,20 +45,22 @@ static_assert(same(ref_train_stage<4>, 12, 1, stage_kind::single, false, false, 
 using mixed = fn::test::mixed_net;
 template <std::size_t S>
 constexpr fn::stage mixed_stage = fn::stages<mixed, fn::mode::infer>[S];
-static_assert(fn::stage_count<mixed, fn::mode::infer> == 15);
+static_assert(fn::stage_count<mixed, fn::mode::infer> == 13);
 // conv2d<8, 3, stride<2>> + batch_norm; leaky_relu does not fuse
 static_assert(same(mixed_stage<0>, 0, 2, stage_kind::conv, false, true, false, stage_pool::none));
 static_assert(same(mixed_stage<1>, 2, 1, stage_kind::single, false, false, false, stage_pool::none));
-static_assert(same(mixed_stage<2>, 3, 1, stage_kind::single, false, false, false, stage_pool::none));  // residual
+// each residual with the relu after it: the add and the ReLU in one pass
+static_assert(same(mixed_stage<2>, 3, 2, stage_kind::residual, false, false, true, stage_pool::none));
+static_assert(same(mixed_stage<3>, 5, 2, stage_kind::residual, false, false, true, stage_pool::none));
 // max_pool<3, stride<1>, padding<1>> and avg_pool<2> after relu: not after a conv, so their own stages
-static_assert(same(mixed_stage<6>, 7, 1, stage_kind::single, false, false, false, stage_pool::none));
-static_assert(same(mixed_stage<7>, 8, 1, stage_kind::single, false, false, false, stage_pool::none));
-static_assert(same(mixed_stage<8>, 9, 1, stage_kind::conv, false, false, false, stage_pool::none));  // conv2d<6, 1>
+static_assert(same(mixed_stage<4>, 7, 1, stage_kind::single, false, false, false, stage_pool::none));
+static_assert(same(mixed_stage<5>, 8, 1, stage_kind::single, false, false, false, stage_pool::none));
+static_assert(same(mixed_stage<6>, 9, 1, stage_kind::conv, false, false, false, stage_pool::none));  // conv2d<6, 1>
 // flatten before dropout does not fold; linear<24, 16> + batch_norm does, sigmoid does not
-static_assert(same(mixed_stage<10>, 11, 1, stage_kind::single, false, false, false, stage_pool::none));
-static_assert(same(mixed_stage<12>, 13, 2, stage_kind::dense, false, true, false, stage_pool::none));
-static_assert(same(mixed_stage<13>, 15, 1, stage_kind::single, false, false, false, stage_pool::none));
-static_assert(same(mixed_stage<14>, 16, 1, stage_kind::dense, false, false, false, stage_pool::none));
+static_assert(same(mixed_stage<8>, 11, 1, stage_kind::single, false, false, false, stage_pool::none));
+static_assert(same(mixed_stage<10>, 13, 2, stage_kind::dense, false, true, false, stage_pool::none));
+static_assert(same(mixed_stage<11>, 15, 1, stage_kind::single, false, false, false, stage_pool::none));
+static_assert(same(mixed_stage<12>, 16, 1, stage_kind::dense, false, false, false, stage_pool::none));
 
 // training: conv2d<8, 3, stride<2>> + batch_norm fuses (leaky_relu does not); avg_pool never does
 template <std::size_t S>
@@ -71,11 +73,12 @@ static_assert(fn::stage_count<mixed, fn::mode::train> == mixed::layer_count - 2)
 using resnet = fusenet::test::resnet_net;
 template <std::size_t S>
 constexpr fn::stage resnet_stage = fn::stages<resnet, fn::mode::infer>[S];
-static_assert(fn::stage_count<resnet, fn::mode::infer> == 7);
+static_assert(fn::stage_count<resnet, fn::mode::infer> == 5);
 static_assert(same(resnet_stage<0>, 0, 3, stage_kind::conv, false, true, true, stage_pool::none));
-static_assert(same(resnet_stage<1>, 3, 1, stage_kind::single, false, false, false, stage_pool::none));
-static_assert(same(resnet_stage<5>, 7, 1, stage_kind::single, false, false, false, stage_pool::none));  // gap
-static_assert(same(resnet_stage<6>, 8, 2, stage_kind::dense, true, false, false, stage_pool::none));
+static_assert(same(resnet_stage<1>, 3, 2, stage_kind::residual, false, false, true, stage_pool::none));
+static_assert(same(resnet_stage<2>, 5, 2, stage_kind::residual, false, false, true, stage_pool::none));
+static_assert(same(resnet_stage<3>, 7, 1, stage_kind::single, false, false, false, stage_pool::none));  // gap
+static_assert(same(resnet_stage<4>, 8, 2, stage_kind::dense, true, false, false, stage_pool::none));
 
 // The direct kernel's predicate, positive and one negative per reason, for AVX-512 and AVX2 targets.
 constexpr fn::conv_facts plain{.in_channels = 32, .out_channels = 64, .kernel = 3, .pad = 1, .height = 14, .width = 14};
@@ -109,8 +112,9 @@ static_assert(infer_plan<reference, avx512>[0].exec == fn::executor::direct_conv
 static_assert(infer_plan<reference, avx512>[1].exec == fn::executor::direct_conv);
 static_assert(infer_plan<reference, avx512>[2].exec == fn::executor::dense);
 static_assert(infer_plan<mixed, avx512>[0].exec == fn::executor::gemm_conv);  // stride 2
-static_assert(infer_plan<mixed, avx512>[8].exec == fn::executor::gemm_conv);  // 6 output channels
-static_assert(infer_plan<mixed, avx512>[2].exec == fn::executor::reference);  // residual
+static_assert(infer_plan<mixed, avx512>[6].exec == fn::executor::gemm_conv);  // 6 output channels
+static_assert(infer_plan<mixed, avx512>[2].exec == fn::executor::residual);
+static_assert(infer_plan<mixed, avx512>[4].exec == fn::executor::reference);  // max_pool<3, stride<1>, padding<1>>
 static_assert(infer_plan<resnet, avx512>[0].exec == fn::executor::direct_conv);
 static_assert(infer_plan<resnet, fn::targets::sse>[0].exec == fn::executor::direct_conv);
 
@@ -138,6 +142,9 @@ TEST_CASE("plan: the inference model's describe() is the plan of this build's ta
   const std::string mixed_text = fn::model<mixed, fn::mode::infer>::describe();
   CHECK(mixed_text.find("stage 0: conv2d 3\u21928 3\u00d73 s2 + bn(folded) [fused] | gemm_conv | nchw -> nchw\n") == 0);
   CHECK(mixed_text.find("stage 1: leaky_relu") != std::string::npos);
-  CHECK(mixed_text.find("| reference | nchw -> nchw\nstage 3: ") != std::string::npos);
-  CHECK(mixed_text.find("stage 14: dense 16\u21925 | dense | nchw -> nchw\n") != std::string::npos);
+  CHECK(mixed_text.find("stage 2: residual + relu [fused] | residual | nchw -> nchw\n  block:\n    stage 0: ") !=
+        std::string::npos);
+  CHECK(mixed_text.find("  shortcut:\n    stage 0: conv2d 8\u219212 1\u00d71 s2 + bn(folded) [fused] | gemm_conv") !=
+        std::string::npos);
+  CHECK(mixed_text.find("stage 12: dense 16\u21925 | dense | nchw -> nchw\n") != std::string::npos);
 }

@@ -271,7 +271,7 @@ class chain_runner<type_list<Layers...>, In> {
   std::array<std::vector<float>, count> outputs_{};
   std::vector<float> ping_, pong_, grad_a_, grad_b_;
   std::array<const float*, count> stage_inputs_{};           // a fused stage's input, read by its backward
-  std::array<stage_record, count> records_{};                // a fused stage's ReLU/pool record
+  std::array<fused_stage_cache, count> records_{};                // a fused stage's ReLU/pool record
   train_stage_scratch stage_scratch_{};
 };
 

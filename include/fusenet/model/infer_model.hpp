@@ -30,6 +30,8 @@
 #include "fusenet/model/stages/direct_conv.hpp"
 #include "fusenet/model/stages/gemm_conv.hpp"
 #include "fusenet/model/stages/reference.hpp"
+#include "fusenet/model/stages/residual.hpp"
+#include "fusenet/model/stages/runner.hpp"
 #include "fusenet/model/train_model.hpp"
 #include "fusenet/plan/describe.hpp"
 #include "fusenet/plan/execution.hpp"
@@ -63,18 +65,6 @@ class instance_id {
   std::uint64_t value_;
 };
 
-template <class Net, class Seq>
-struct infer_stage_tuple;
-template <class Net, std::size_t... S>
-struct infer_stage_tuple<Net, std::index_sequence<S...>> {
-  static constexpr auto plan = execution_plan<Net, mode::infer>;
-  using type = boost::hana::tuple<infer_stage<Net, S>...>;
-  using state_type = boost::hana::tuple<typename infer_stage<Net, S>::state...>;
-  static constexpr std::size_t most_out = std::max({std::size_t{0}, plan[S].out_floats...});
-  static constexpr std::size_t most_work = std::max({std::size_t{1}, plan[S].work_floats...});
-  static constexpr std::size_t most_gemm = std::max({std::size_t{0}, infer_stage<Net, S>::gemm_floats...});
-};
-
 }  // namespace detail
 
 /// The inference specialization: BatchNorm folded into conv / dense weights at construction, each stage of
@@ -91,10 +81,8 @@ struct infer_stage_tuple<Net, std::index_sequence<S...>> {
 template <class Net>
 class model<Net, mode::infer> {
   static_assert(Net::checked, "fusenet: model: the network does not type-check (see the error above)");
-  static constexpr std::size_t count = stage_count<Net, mode::infer>;
-  using indices = std::make_index_sequence<count>;
-  using stage_tuple = detail::infer_stage_tuple<Net, indices>;
-  using state_type = typename stage_tuple::state_type;
+  using runner = detail::plan_runner<detail::network_plan<Net>>;
+  using state_type = typename runner::states;
 
  public:
   using network = Net;
@@ -114,27 +102,12 @@ class model<Net, mode::infer> {
     /// Grows the buffers for batches of up to n samples now (and the GEMM conv workspace for the calling
     /// thread's OpenMP thread count), so that a forward of up to n samples from that thread allocates nothing
     /// in the fused stages; reference stages grow their state on the first forward.
-    void reserve(std::size_t n) {
-      std::size_t threads = 1;
-#ifdef _OPENMP
-      threads = static_cast<std::size_t>(std::max(1, omp_get_max_threads()));
-#endif
-      // conv2d_forward uses min(batch, threads) im2col buffers
-      const std::size_t gemm = std::min(n, threads) * stage_tuple::most_gemm;
-      if (gemm_.size() < gemm) gemm_.resize(gemm);
-      if (n <= capacity_) return;
-      ping_.resize(n * stage_tuple::most_out);
-      pong_.resize(n * stage_tuple::most_out);
-      work_a_.resize(n * stage_tuple::most_work);
-      work_b_.resize(n * stage_tuple::most_work);
-      capacity_ = n;
-    }
+    void reserve(std::size_t n) { buffers_.reserve(n, gemm_); }
 
    private:
     friend class model;
-    kernels::aligned_vector<float> ping_, pong_, work_a_, work_b_;
+    typename runner::buffers buffers_;
     std::vector<float> gemm_;
-    std::size_t capacity_ = 0;
     std::optional<state_type> states_;  // the reference stages' nodes, copied from model number states_of_
     std::uint64_t states_of_ = 0;
     std::mt19937_64 rng_{0};  // unused in evaluation; the reference nodes' context wants one
@@ -190,11 +163,7 @@ class model<Net, mode::infer> {
   void freeze(model<Net, mode::train>& trained) {
     detail::tensor_lookup lookup;
     for (const auto& t : trained.tensors()) lookup[t.name] = t.value;
-    load_all(lookup, indices{});
-  }
-  template <std::size_t... S>
-  void load_all(const detail::tensor_lookup& t, std::index_sequence<S...>) {
-    (boost::hana::at_c<S>(stages_).load(t, boost::hana::at_c<S>(states_)), ...);
+    runner_.load(lookup, states_);
   }
 
   // The reference-stage state ws runs: a copy of this model's, made again when ws last served another model.
@@ -218,34 +187,13 @@ class model<Net, mode::infer> {
     return y;
   }
 
-  // The stages in order through ws's ping-pong buffers; reads only the stages' weights besides ws and states.
+  // The plan's stages in order through ws's buffers; reads only the stages' weights besides ws and states.
   void run(const float* x, std::size_t n, float* y, workspace& ws, state_type& states) const {
-    if (n == 0) return;
-    ws.reserve(n);
     detail::run_context ctx{false, false, &ws.rng_, &ws.gemm_};
-    detail::infer_buffers buf{ws.work_a_.data(), ws.work_b_.data(), &ws.gemm_, &ctx};
-    constexpr auto table = run_table(indices{});
-    const float* cur = x;
-    for (std::size_t s = 0; s < count; ++s) {
-      const std::size_t slot = execution_plan<Net, mode::infer>[s].slot;
-      float* dst = slot == 2 ? y : (slot == 0 ? ws.ping_.data() : ws.pong_.data());
-      table[s](*this, states, cur, dst, n, buf);
-      cur = dst;
-    }
+    runner_.run(x, n, y, states, ws.buffers_, ctx);
   }
 
-  template <std::size_t S>
-  static void run_one(const model& m, state_type& states, const float* x, float* y, std::size_t n,
-                      detail::infer_buffers& buf) {
-    boost::hana::at_c<S>(m.stages_).run(x, y, n, buf, boost::hana::at_c<S>(states));
-  }
-  template <std::size_t... S>
-  static constexpr auto run_table(std::index_sequence<S...>) {
-    return std::array<void (*)(const model&, state_type&, const float*, float*, std::size_t, detail::infer_buffers&),
-                      count>{&run_one<S>...};
-  }
-
-  typename stage_tuple::type stages_{};  // folded, packed weights: read-only after construction
+  runner runner_;                        // folded, packed weights: read-only after construction
   state_type states_{};                  // the reference stages' nodes with their tensors (the non-const forward
                                          // runs them; workspaces run copies)
   workspace own_;                        // the non-const forwards' scratch

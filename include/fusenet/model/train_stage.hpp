@@ -23,7 +23,7 @@ namespace fusenet::detail {
 
 /// What a fused stage's forward keeps for its backward besides the conv output: per output, the ReLU/pool
 /// code and (with the pool) the conv output it came from.
-struct stage_record {
+struct fused_stage_cache {
   std::vector<std::uint8_t> code;
   std::vector<float> picked;
   kernels::conv2d_direct_state conv;  // packed weights and NHWC input, when the conv runs on the direct kernel
@@ -90,7 +90,7 @@ struct batch_norm_stage {
 
   /// Train-mode forward of x: z = head(x) (kept for backward), the batch statistics of z (running
   /// statistics updated), y = the stage's output, record = what backward needs of the ReLU and pool.
-  static void forward(Head& head, Norm& norm, const float* x, float* z, float* y, stage_record& record,
+  static void forward(Head& head, Norm& norm, const float* x, float* z, float* y, fused_stage_cache& record,
                       train_stage_scratch& s, std::size_t n, run_context& ctx) {
     norm.begin_batch_statistics(n);
     const auto e = epilogue(n);
@@ -124,7 +124,7 @@ struct batch_norm_stage {
 
   /// Backward of the last forward, given dy at the stage's output: accumulates the BatchNorm's and the
   /// head's parameter gradients and writes dx unless nullptr.
-  static void backward(Head& head, Norm& norm, const float* x, const float* z, const stage_record& record,
+  static void backward(Head& head, Norm& norm, const float* x, const float* z, const fused_stage_cache& record,
                        const float* dy, float* dx, train_stage_scratch& s, std::size_t n, run_context& ctx) {
     const auto e = epilogue(n);
     if constexpr (direct_forward) {

@@ -48,6 +48,7 @@ constexpr const char* executor_name(executor e) {
     case executor::direct_conv: return "direct_conv";
     case executor::gemm_conv: return "gemm_conv";
     case executor::dense: return "dense";
+    case executor::residual: return "residual";
     case executor::reference: return "reference";
     case executor::fused_train: return "fused_train";
     case executor::layer: return "layer";
@@ -59,39 +60,77 @@ inline std::string layout_text(layout lo, std::size_t border) {
   if (lo == layout::nchw) return "nchw";
   return border ? "nhwc+" + std::to_string(border) : std::string("nhwc");
 }
+
+// One stage's line: its layers (a residual by its parts), what folded into them, executor and layouts.
+template <class Net>
+std::string record_line(const stage_record& r, bool infer) {
+  const auto text = stage_texts<Net>(typename Net::layer_list{});
+  const stage st = r.st;
+  std::string line;
+  for (std::size_t k = 0; k < st.count; ++k) {
+    const std::size_t i = st.first + k;
+    if (k) line += " + ";
+    const std::string_view kind = text[i];
+    if (kind == "batch_norm" && st.kind != stage_kind::single) {
+      line += infer ? "bn(folded)" : "bn(batch stats)";
+    } else if (st.kind == stage_kind::residual && k == 0) {
+      line += "residual";
+    } else {
+      line += text[i];
+    }
+  }
+  if (st.fused()) line += " [fused]";
+  return line + " | " + executor_name(r.exec) + " | " + layout_text(r.in_layout, r.in_border) + " -> " +
+         layout_text(r.out_layout, r.out_border) + "\n";
+}
+
+template <class P>
+std::string describe_infer_plan(const std::string& indent);
+
+template <class P, std::size_t S>
+std::string describe_infer_stage(const std::string& indent) {
+  constexpr stage_record r = P::records[S];
+  std::string out = indent + "stage " + std::to_string(S) + ": " + record_line<typename P::network>(r, true);
+  if constexpr (r.exec == executor::residual) {
+    using inner = residual_plans<P, S>;
+    out += indent + "  block:\n" + describe_infer_plan<typename inner::block>(indent + "    ");
+    if constexpr (std::is_void_v<typename inner::shortcut>)
+      out += indent + "  shortcut: identity\n";
+    else
+      out += indent + "  shortcut:\n" + describe_infer_plan<typename inner::shortcut>(indent + "    ");
+  }
+  return out;
+}
+
+template <class P, std::size_t... S>
+std::string describe_infer_stages(const std::string& indent, std::index_sequence<S...>) {
+  return (std::string{} + ... + describe_infer_stage<P, S>(indent));
+}
+
+template <class P>
+std::string describe_infer_plan(const std::string& indent) {
+  return describe_infer_stages<P>(indent, std::make_index_sequence<P::count>{});
+}
 }  // namespace detail
 
 /// One line per stage of the execution plan: its layers and what folded into them, then the executor and the
 /// layouts it reads and writes, e.g.
 /// "stage 0: conv2d 1→32 3×3 p1 + bn(folded) + relu + max_pool 2 [fused] | direct_conv | nchw -> nhwc+1".
-/// `nhwc+B` is NHWC inside a zero border of B pixels. Target: the instruction set planned for (this build's).
-/// Example: tests/static/plan.cpp, tests/plan/describe.cpp
+/// `nhwc+B` is NHWC inside a zero border of B pixels. A residual stage is followed by the plans of its block and
+/// shortcut, indented. Target: the instruction set planned for (this build's by default).
+/// Example: tests/plan/infer_plan.cpp, tests/static/plan.cpp
 template <class Net, class Mode, target Target = build_target>
 std::string describe() {
   static_assert(Net::checked);
-  const auto text = detail::stage_texts<Net>(typename Net::layer_list{});
-  constexpr bool infer = std::is_same_v<Mode, mode::infer>;
-  constexpr auto plan = execution_plan<Net, Mode, Target>;
-  std::string out;
-  for (std::size_t s = 0; s < stage_count<Net, Mode>; ++s) {
-    const stage_record& r = plan[s];
-    const stage st = r.st;
-    out += "stage " + std::to_string(s) + ": ";
-    for (std::size_t k = 0; k < st.count; ++k) {
-      const std::size_t i = st.first + k;
-      if (k) out += " + ";
-      const std::string_view kind = text[i];
-      if (kind == "batch_norm" && st.kind != stage_kind::single) {
-        out += infer ? "bn(folded)" : "bn(batch stats)";
-      } else {
-        out += text[i];
-      }
-    }
-    if (st.fused()) out += " [fused]";
-    out += std::string(" | ") + detail::executor_name(r.exec) + " | " + detail::layout_text(r.in_layout, r.in_border) +
-           " -> " + detail::layout_text(r.out_layout, r.out_border) + "\n";
+  if constexpr (std::is_same_v<Mode, mode::infer>) {
+    return detail::describe_infer_plan<detail::network_plan<Net, Target>>("");
+  } else {
+    constexpr auto plan = execution_plan<Net, Mode, Target>;
+    std::string out;
+    for (std::size_t s = 0; s < stage_count<Net, Mode>; ++s)
+      out += "stage " + std::to_string(s) + ": " + detail::record_line<Net>(plan[s], false);
+    return out;
   }
-  return out;
 }
 
 }  // namespace fusenet

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 // The execution plan: for every stage of a network in a mode, which executor runs it, the layout and border of
-// what it reads and writes, its buffer slot and its scratch, decided once here as constexpr values.
+// what it reads and writes, its buffer slot and its scratch, decided once here as constexpr values. A residual
+// block's block and shortcut get execution plans of their own, for the layouts the block reads and writes.
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <type_traits>
 
+#include "fusenet/layers/input.hpp"
 #include "fusenet/mode.hpp"
 #include "fusenet/plan/plan.hpp"
 #include "fusenet/plan/rules.hpp"
@@ -18,8 +20,9 @@ namespace fusenet {
 enum class executor {
   direct_conv,  ///< inference: conv + bias + ReLU + 2×2 pool in registers on bordered NHWC (kernels/conv_blocked.hpp)
   gemm_conv,    ///< inference: im2col + GEMM on NCHW with folded weights, then ReLU / pool in one loop
-  dense,        ///< inference: folded weights packed once; GEMV below a few samples, blocked GEMM above
-  reference,    ///< the trainer's layer code in evaluation semantics (residual blocks, other layers)
+  dense,        ///< inference: folded weights; GEMV up to stream_batch samples, blocked GEMM above
+  residual,     ///< inference: the block's and the shortcut's own plans, then the add and ReLU in one pass
+  reference,    ///< the trainer's layer code in evaluation semantics (layers no fused executor takes)
   fused_train,  ///< training: conv / dense with batch statistics, ReLU and pool (model/train_stage.hpp)
   layer,        ///< training: one layer's own forward and backward (model/node.hpp)
 };
@@ -30,6 +33,13 @@ enum class layout {
   nhwc,  ///< pixels with their channels contiguous, inside a zero border of `border` pixels
 };
 
+/// A layout with its border: what one stage writes and the next reads.
+struct edge {
+  layout lo = layout::nchw;
+  std::size_t border = 0;
+  friend constexpr bool operator==(const edge&, const edge&) = default;
+};
+
 /// One stage of an execution plan.
 struct stage_record {
   stage st{};
@@ -38,11 +48,11 @@ struct stage_record {
   std::size_t in_border = 0;
   layout out_layout = layout::nchw;
   std::size_t out_border = 0;
-  std::size_t out_floats = 0;   ///< floats per sample the stage writes, in its output layout
-  std::size_t work_floats = 0;  ///< floats per sample of scratch besides input and output (each of two buffers)
-  std::size_t slot = 0;         ///< where it writes: 0 and 1 are the ping-pong buffers, 2 the caller's output
+  std::size_t out_floats = 0;    ///< floats per sample the stage writes, in its output layout
+  std::size_t work_floats = 0;   ///< floats per sample of scratch besides input and output (each of two buffers)
+  std::size_t slot = 0;          ///< where it writes: 0 and 1 are the ping-pong buffers, 2 the caller's output
   std::size_t stream_batch = 0;  ///< dense: batches up to this size stream the weights (GEMV) instead of the GEMM
-  dims in{}, out{};             ///< the stage's input and output shapes
+  dims in{}, out{};              ///< the stage's input and output shapes
 };
 
 /// Batches a dense stage runs as a GEMV that reads each weight once per four samples: below about four samples
@@ -51,17 +61,21 @@ inline constexpr std::size_t dense_stream_batch = 4;
 
 namespace detail {
 
-// The executor of an inference stage: a conv stage the direct kernel takes, else the GEMM conv; dense stages on
-// the packed dense executor; everything else on the trainer's layer code.
-template <std::size_t N>
-constexpr executor infer_executor_of(const stage& s, const std::array<layer_facts, N>& l, const target& t) {
-  if (s.kind == stage_kind::conv) {
-    const std::size_t pool = s.pool == stage_pool::none ? 1 : 2;
-    return fusable_direct_conv(conv_facts_of(l[s.main()], pool), t) ? executor::direct_conv : executor::gemm_conv;
-  }
-  if (s.kind == stage_kind::dense) return executor::dense;
-  return executor::reference;
-}
+template <dims In, class List>
+struct network_from;
+template <dims In, class... Layers>
+struct network_from<In, type_list<Layers...>> {
+  using type = std::conditional_t<
+      In.spatial(), sequential<layers::input<In.d[0], In.d[1], In.d[2]>, Layers...>,
+      sequential<layers::input<In.d[0]>, Layers...>>;
+};
+}  // namespace detail
+
+/// A residual block's block (or shortcut) layers as a network of their own, with the block's input shape.
+template <dims In, class List>
+using network_from_t = typename detail::network_from<In, List>::type;
+
+namespace detail {
 
 /// What an executor reads without converting: the direct kernel bordered NHWC, the others NCHW.
 constexpr layout native_input(executor e) { return e == executor::direct_conv ? layout::nhwc : layout::nchw; }
@@ -73,13 +87,42 @@ constexpr std::size_t floats_in(layout lo, dims d, std::size_t border) {
   return (d.d[1] + 2 * border) * (d.d[2] + 2 * border) * d.d[0];
 }
 
+template <class Net, target Target>
+struct infer_wants;
+
+/// The facts of a residual layer for Target: what its block's plan reads first, and whether it has a projection.
+template <class Layer, dims In, target Target>
+constexpr edge residual_input() {
+  if constexpr (Layer::shortcut_list::size != 0) {
+    return {};  // the projection (and its stride) reads NCHW
+  } else {
+    return infer_wants<network_from_t<In, typename Layer::block_list>, Target>::first;
+  }
+}
+
+// The executor of an inference stage: a conv stage the direct kernel takes, else the GEMM conv; dense stages on
+// the dense executor; residual stages on their own plans; everything else on the trainer's layer code.
+template <std::size_t N>
+constexpr executor infer_executor_of(const stage& s, const std::array<layer_facts, N>& l, const target& t) {
+  if (s.kind == stage_kind::conv) {
+    const std::size_t pool = s.pool == stage_pool::none ? 1 : 2;
+    return fusable_direct_conv(conv_facts_of(l[s.main()], pool), t) ? executor::direct_conv : executor::gemm_conv;
+  }
+  if (s.kind == stage_kind::dense) return executor::dense;
+  if (s.kind == stage_kind::residual) return executor::residual;
+  return executor::reference;
+}
+
 // Inference: each edge between stages gets the layout its consumer reads. A direct conv reads bordered NHWC (its
-// producer writes the border); a dense stage with the flatten folded in reads whatever its producer writes
-// natively (its weight columns are permuted at freeze time); every other stage reads NCHW. The model input is
-// the user's NCHW, the output the user's layout.
+// producer writes the border); a residual reads what its block's first stage reads when the shortcut is the
+// identity, else NCHW; a dense stage with the flatten folded in reads whatever its producer writes natively (its
+// weight columns are permuted at freeze time); every other stage reads NCHW. `first` is the edge into stage 0
+// and `last` the edge out of the last stage: the user's NCHW for a network, the block's layouts for a residual.
 template <std::size_t N>
 constexpr std::array<stage_record, N> infer_records(const std::array<stage, N>& stages, std::size_t count,
-                                                    const std::array<layer_facts, N>& l, const target& t) {
+                                                    const std::array<layer_facts, N>& l,
+                                                    const std::array<edge, N>& residual_in, const target& t,
+                                                    edge first, edge last) {
   std::array<stage_record, N> r{};
   for (std::size_t s = 0; s < count; ++s) {
     r[s].st = stages[s];
@@ -89,17 +132,21 @@ constexpr std::array<stage_record, N> infer_records(const std::array<stage, N>& 
     r[s].slot = s + 1 == count ? 2 : s % 2;
     if (r[s].exec == executor::dense) r[s].stream_batch = dense_stream_batch;
   }
+  if (count > 0) r[0].in_layout = first.lo, r[0].in_border = first.border;
   for (std::size_t s = 0; s + 1 < count; ++s) {
     stage_record& next = r[s + 1];
+    edge e{};
     if (next.exec == executor::direct_conv) {
-      r[s].out_layout = layout::nhwc;
-      r[s].out_border = l[next.st.main()].pad;
+      e = {layout::nhwc, l[next.st.main()].pad};
+    } else if (next.exec == executor::residual) {
+      e = residual_in[next.st.first];
     } else if (next.exec == executor::dense && next.st.flatten && r[s].out.spatial()) {
-      r[s].out_layout = native_output(r[s].exec);
+      e = {native_output(r[s].exec), 0};
     }
-    next.in_layout = r[s].out_layout;
-    next.in_border = r[s].out_border;
+    r[s].out_layout = e.lo, r[s].out_border = e.border;
+    next.in_layout = e.lo, next.in_border = e.border;
   }
+  if (count > 0) r[count - 1].out_layout = last.lo, r[count - 1].out_border = last.border;
   for (std::size_t s = 0; s < count; ++s) {
     stage_record& x = r[s];
     x.out_floats = floats_in(x.out_layout, x.out, x.out_border);
@@ -134,21 +181,80 @@ constexpr std::array<stage_record, N> train_records(const std::array<stage, N>& 
   return r;
 }
 
+template <class Layer, dims In, target Target>
+constexpr edge residual_input_or_none() {
+  if constexpr (op_of<Layer> == layer_op::residual) return residual_input<Layer, In, Target>();
+  else return {};
+}
+
+template <class Net, target Target, class List = typename Net::layer_list,
+          class Seq = std::make_index_sequence<List::size>>
+struct residual_inputs;
+template <class Net, target Target, class... Layers, std::size_t... I>
+struct residual_inputs<Net, Target, type_list<Layers...>, std::index_sequence<I...>> {
+  static constexpr std::array<edge, sizeof...(Layers)> value{
+      residual_input_or_none<Layers, Net::steps[I].in, Target>()...};
+};
+
+/// The inference records of Net for Target with the given edges in and out.
+template <class Net, target Target, edge First, edge Last>
+struct infer_plan_of {
+  using network = Net;
+  static constexpr target planned_for = Target;
+  static constexpr std::size_t count = stage_count<Net, mode::infer>;
+  static constexpr auto facts = facts_table<typename Net::layer_list>::with(Net::steps);
+  static constexpr auto records =
+      infer_records(stages<Net, mode::infer>, count, facts,
+                    residual_inputs<Net, Target>::value, Target, First, Last);
+};
+
+/// The edge a network's first stage reads when nothing constrains it: bordered NHWC for a direct conv.
+template <class Net, target Target>
+struct infer_wants {
+  using free_plan = infer_plan_of<Net, Target, edge{}, edge{}>;
+  static constexpr edge first = [] {
+    constexpr stage_record r0 = free_plan::records[0];
+    if constexpr (r0.exec == executor::direct_conv)
+      return edge{layout::nhwc, free_plan::facts[r0.st.main()].pad};
+    else
+      return edge{};
+  }();
+};
+
+/// The plans inside residual stage S of plan P: the block's, and the projection shortcut's (void for the
+/// identity), each reading and writing the layouts of the residual's record.
+template <class P, std::size_t S>
+struct residual_plans {
+  static constexpr stage_record rec = P::records[S];
+  using layer = type_at_t<rec.st.first, typename P::network::layer_list>;
+  static constexpr edge in{rec.in_layout, rec.in_border}, out{rec.out_layout, rec.out_border};
+  using block = infer_plan_of<network_from_t<rec.in, typename layer::block_list>, P::planned_for, in, out>;
+  using shortcut = typename std::conditional_t<
+      layer::shortcut_list::size == 0, std::type_identity<void>,
+      std::type_identity<infer_plan_of<network_from_t<rec.in, typename layer::shortcut_list>, P::planned_for, in,
+                                       out>>>::type;
+};
+
+/// The inference plan of a whole network: the user's NCHW in and out.
+template <class Net, target Target = build_target>
+using network_plan = infer_plan_of<Net, Target, edge{}, edge{}>;
+
 template <class Net, class Mode, target Target>
 struct execution_plan_of {
-  static constexpr auto facts = facts_table<typename Net::layer_list>::with(Net::steps);
   static constexpr auto records = [] {
-    if constexpr (std::is_same_v<Mode, mode::infer>)
-      return infer_records(stages<Net, Mode>, stage_count<Net, Mode>, facts, Target);
-    else
+    if constexpr (std::is_same_v<Mode, mode::infer>) {
+      return infer_plan_of<Net, Target, edge{}, edge{}>::records;
+    } else {
+      constexpr auto facts = facts_table<typename Net::layer_list>::with(Net::steps);
       return train_records(stages<Net, Mode>, stage_count<Net, Mode>, facts);
+    }
   }();
 };
 
 }  // namespace detail
 
 /// The execution plan of Net in Mode for Target (this translation unit's instruction set by default): one
-/// record per stage, indices below stage_count<Net, Mode>.
+/// record per stage, indices below stage_count<Net, Mode>. The network reads and writes PyTorch's NCHW.
 template <class Net, class Mode, target Target = build_target>
 inline constexpr auto execution_plan = detail::execution_plan_of<Net, Mode, Target>::records;
 

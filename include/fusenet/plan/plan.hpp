@@ -30,7 +30,7 @@ struct facts_table<type_list<Layers...>, std::index_sequence<I...>> {
 };
 
 // Longest match at each position. Inference: conv2d [batch_norm] [relu] [pool 2×2], [flatten] dense
-// [batch_norm] [relu]. Training: conv2d batch_norm [relu] [max_pool 2×2] and dense batch_norm [relu] (the
+// [batch_norm] [relu], residual [relu] (the add and the ReLU in one pass after the block). Training: conv2d batch_norm [relu] [max_pool 2×2] and dense batch_norm [relu] (the
 // head's epilogue gathers the batch statistics, one pass normalises, activates and pools; a flatten
 // before dense costs nothing in training and stays its own stage). Anything else is a stage of its own.
 template <std::size_t N>
@@ -64,7 +64,11 @@ constexpr std::array<stage, N> rewrite(const std::array<layer_facts, N>& l, bool
       s.flatten = true;
       ++j;
     }
-    if (fusable_head(l[j])) {
+    if (l[i].op == layer_op::residual) {
+      s.kind = stage_kind::residual;
+      j = i + 1;
+      if (j < N && fusable_activation(l[j])) s.relu = true, ++j;
+    } else if (fusable_head(l[j])) {
       s.kind = l[j].op == layer_op::conv2d ? stage_kind::conv : stage_kind::dense;
       ++j;
       if (j < N && fusable_batch_norm(l[j])) s.batch_norm = true, ++j;

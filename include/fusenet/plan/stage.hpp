@@ -10,6 +10,7 @@ namespace fusenet {
 enum class stage_kind {
   conv,    ///< conv2d [+ batch_norm] [+ relu] [+ 2×2 pool]
   dense,   ///< [flatten +] dense/linear [+ batch_norm] [+ relu]
+  residual,  ///< inference: residual [+ relu]; the block and the shortcut have execution plans of their own
   single,  ///< any other layer, alone
 };
 

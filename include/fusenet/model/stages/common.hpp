@@ -17,13 +17,15 @@
 
 namespace fusenet::detail {
 
-/// The compile-time facts of inference stage S of Net: its plan record and the shapes around its main layer.
-template <class Net, std::size_t S>
+/// The compile-time facts of inference stage S of plan P (detail::infer_plan_of: a network, or a residual's block
+/// or shortcut): its plan record and the shapes around its main layer.
+template <class P, std::size_t S>
 struct infer_stage_facts {
-  static constexpr stage_record rec = execution_plan<Net, mode::infer>[S];
+  using Net = typename P::network;
+  static constexpr stage_record rec = P::records[S];
   static constexpr stage st = rec.st;
   static constexpr std::size_t main = st.main();
-  using layer = layer_t<Net, main>;
+  using layer = type_at_t<main, typename Net::layer_list>;
   static constexpr dims in = rec.in;                      // what the stage reads (before a folded flatten)
   static constexpr dims main_in = Net::steps[main].in;    // what the conv / dense layer reads
   static constexpr dims main_out = Net::steps[main].out;  // conv output before the pool
@@ -49,9 +51,9 @@ struct folded_layer {
 /// Folds stage S's BatchNorm (if any) into its conv / dense layer, per output channel o:
 /// scale = γ/√(running_var+ε), W'[o] = W[o]·scale, b'[o] = (b[o] − running_mean)·scale + β (b = 0 without bias),
 /// so that W'x + b' equals PyTorch's eval-mode BN(Wx + b). Computed in double, stored as float.
-template <class Net, std::size_t S>
+template <class P, std::size_t S>
 folded_layer fold_stage(const tensor_lookup& t) {
-  using F = infer_stage_facts<Net, S>;
+  using F = infer_stage_facts<P, S>;
   using L = typename F::layer;
   constexpr std::size_t outs = F::main_out.d[0];
   const std::string p = std::to_string(F::main) + ".";
@@ -63,7 +65,7 @@ folded_layer fold_stage(const tensor_lookup& t) {
     std::copy(b, b + outs, f.bias.begin());
   }
   if constexpr (F::st.batch_norm) {
-    using bn = layer_t<Net, F::main + 1>;
+    using bn = type_at_t<F::main + 1, typename F::Net::layer_list>;
     const std::string q = std::to_string(F::main + 1) + ".";
     const float* gamma = tensor_at(t, q + "weight");
     const float* beta = tensor_at(t, q + "bias");
@@ -93,14 +95,22 @@ struct infer_buffers {
 };
 
 /// Converts an NCHW result of stage S into the bordered NHWC its plan record says the next stage reads.
-template <class Net, std::size_t S>
+template <class P, std::size_t S>
 void hand_over(const float* nchw, float* y, std::size_t n) {
-  using F = infer_stage_facts<Net, S>;
+  using F = infer_stage_facts<P, S>;
   kernels::nchw_to_nhwc<F::out.d[0], F::out.d[1], F::out.d[2], F::rec.out_border>(nchw, y, n);
 }
 
-/// The executor of stage S of Net, as its plan record names it; each specialization lives in model/stages/.
-template <class Net, std::size_t S, executor E = execution_plan<Net, mode::infer>[S].exec>
+/// The executor of stage S of plan P, as its record names it; each specialization lives in model/stages/.
+template <class P, std::size_t S, executor E = P::records[S].exec>
 class infer_stage;
+
+/// A sub-lookup: the tensors under `prefix` (e.g. "3.block."), keyed without it.
+inline tensor_lookup tensors_under(const tensor_lookup& t, const std::string& prefix) {
+  tensor_lookup sub;
+  for (const auto& [key, value] : t)
+    if (key.compare(0, prefix.size(), prefix) == 0) sub[key.substr(prefix.size())] = value;
+  return sub;
+}
 
 }  // namespace fusenet::detail

@@ -17,9 +17,9 @@ namespace fusenet::detail {
 /// columns are permuted once at load, W'[o][(y·W + x)·C + c] = W[o][c·H·W + y·W + x], so the stage reads the
 /// producer's layout as it is and no activation is transposed (PyTorch flattens C, then H, then W). Batches up to
 /// the record's stream_batch stream the weights (kernels/dense_gemv.hpp); larger ones run the blocked GEMM.
-template <class Net, std::size_t S>
-class infer_stage<Net, S, executor::dense> {
-  using F = infer_stage_facts<Net, S>;
+template <class P, std::size_t S>
+class infer_stage<P, S, executor::dense> {
+  using F = infer_stage_facts<P, S>;
   static constexpr std::size_t in_features = F::main_in.size(), out_features = F::out.size();
   static constexpr bool permuted = F::rec.in_layout == layout::nhwc;
   static_assert(F::rec.out_layout == layout::nchw && (!permuted || F::rec.in_border == 0),
@@ -30,7 +30,7 @@ class infer_stage<Net, S, executor::dense> {
   using state = no_stage_state;
 
   void load(const tensor_lookup& t, state&) {
-    folded_layer f = fold_stage<Net, S>(t);
+    folded_layer f = fold_stage<P, S>(t);
     if constexpr (permuted) {
       constexpr std::size_t c = F::in.d[0], hw = F::in.d[1] * F::in.d[2];
       weights_.resize(f.weight.size());

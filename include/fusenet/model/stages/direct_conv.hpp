@@ -16,9 +16,9 @@ namespace fusenet::detail {
 /// A conv stage on the direct kernel, folded weights packed once as [Cout/V][K][K][Cin][V]. It reads the bordered
 /// NHWC its producer wrote (or converts the user's NCHW when it is the first stage) and writes the layout and
 /// border of its plan record (NHWC directly; NCHW through a scratch image).
-template <class Net, std::size_t S>
-class infer_stage<Net, S, executor::direct_conv> {
-  using F = infer_stage_facts<Net, S>;
+template <class P, std::size_t S>
+class infer_stage<P, S, executor::direct_conv> {
+  using F = infer_stage_facts<P, S>;
   using L = typename F::layer;
   static constexpr std::size_t cin = F::main_in.d[0], h = F::main_in.d[1], w = F::main_in.d[2];
   static constexpr std::size_t cout = L::out_channels, k = L::kernel, pad = L::pad;
@@ -35,7 +35,7 @@ class infer_stage<Net, S, executor::direct_conv> {
   using state = no_stage_state;
 
   void load(const tensor_lookup& t, state&) {
-    const folded_layer f = fold_stage<Net, S>(t);
+    const folded_layer f = fold_stage<P, S>(t);
     weights_.resize(kernels::packed_weights_size<cin, cout, k>);
     kernels::pack_conv_weights<cin, cout, k>(f.weight.data(), weights_.data());
     bias_ = f.bias;

@@ -14,9 +14,9 @@ namespace fusenet::detail {
 
 /// A conv stage on im2col + GEMM with the folded weights, then ReLU and the 2×2 pool (max: relu(max) = max(relu);
 /// avg: mean of relu), NCHW in; out in NCHW, or handed over as the bordered NHWC the plan record names.
-template <class Net, std::size_t S>
-class infer_stage<Net, S, executor::gemm_conv> {
-  using F = infer_stage_facts<Net, S>;
+template <class P, std::size_t S>
+class infer_stage<P, S, executor::gemm_conv> {
+  using F = infer_stage_facts<P, S>;
   using L = typename F::layer;
   static constexpr std::size_t cout = F::main_out.d[0], hc = F::main_out.d[1], wc = F::main_out.d[2];
   static constexpr std::size_t plane = hc * wc;
@@ -32,7 +32,7 @@ class infer_stage<Net, S, executor::gemm_conv> {
   using state = no_stage_state;
 
   void load(const tensor_lookup& t, state&) {
-    folded_layer f = fold_stage<Net, S>(t);
+    folded_layer f = fold_stage<P, S>(t);
     weights_ = std::move(f.weight);
     bias_ = std::move(f.bias);
   }
@@ -49,7 +49,7 @@ class infer_stage<Net, S, executor::gemm_conv> {
     } else if constexpr (F::st.relu) {
       for (std::size_t i = 0; i < n * cout * plane; ++i) conv[i] = kernels::scalar::relu(conv[i]);
     }
-    if constexpr (out_nhwc) hand_over<Net, S>(result, y, n);
+    if constexpr (out_nhwc) hand_over<P, S>(result, y, n);
   }
 
  private:

@@ -13,9 +13,9 @@ namespace fusenet::detail {
 /// Any other layer, alone (running statistics, dropout off), with the trained tensors copied in. Residual blocks
 /// run their inner chains this way. The node is the stage's state, not a member: its forward writes scratch
 /// inside it (a residual's buffers, max_pool's argmax), so each workspace runs its own copy.
-template <class Net, std::size_t S>
-class infer_stage<Net, S, executor::reference> {
-  using F = infer_stage_facts<Net, S>;
+template <class P, std::size_t S>
+class infer_stage<P, S, executor::reference> {
+  using F = infer_stage_facts<P, S>;
   using node_type = node<F::st.first, typename F::layer, F::in>;
   static_assert(F::rec.in_layout == layout::nchw, "fusenet: plan: the layer code reads NCHW");
 
@@ -34,7 +34,7 @@ class infer_stage<Net, S, executor::reference> {
   void run(const float* x, float* y, std::size_t n, infer_buffers& buf, state& node) const {
     if constexpr (F::rec.out_layout == layout::nhwc) {
       node.forward(x, buf.a, n, *buf.ctx);
-      hand_over<Net, S>(buf.a, y, n);
+      hand_over<P, S>(buf.a, y, n);
     } else {
       node.forward(x, y, n, *buf.ctx);
     }
