@@ -1,0 +1,126 @@
+// SPDX-License-Identifier: MIT
+// The execution plans of five networks beyond and including the reference one, in both modes and for two
+// targets: which executor runs each stage and the layouts on every edge (compiling this file is the test).
+#include <fusenet/layers/all.hpp>
+#include <fusenet/plan/execution.hpp>
+#include <fusenet/sequential.hpp>
+
+namespace fn = fusenet;
+using namespace fusenet::layers;
+using fn::executor;
+using fn::layout;
+
+namespace {
+
+constexpr fn::target avx512 = fn::targets::avx512, avx2 = fn::targets::avx2;
+
+template <class Net, fn::target T>
+constexpr auto infer = fn::execution_plan<Net, fn::mode::infer, T>;
+template <class Net>
+constexpr auto train = fn::execution_plan<Net, fn::mode::train>;
+
+/// Record r runs on executor e, reading `in` (border bi) and writing `out` (border bo).
+constexpr bool is(const fn::stage_record& r, executor e, layout in, std::size_t bi, layout out, std::size_t bo) {
+  return r.exec == e && r.in_layout == in && r.in_border == bi && r.out_layout == out && r.out_border == bo;
+}
+/// Every edge of a plan joins equal layouts: what stage s writes is what stage s + 1 reads.
+template <std::size_t N>
+constexpr bool edges_agree(const std::array<fn::stage_record, N>& p, std::size_t count) {
+  for (std::size_t s = 0; s + 1 < count; ++s)
+    if (p[s].out_layout != p[s + 1].in_layout || p[s].out_border != p[s + 1].in_border) return false;
+  return p[0].in_layout == layout::nchw && p[count - 1].out_layout == layout::nchw;
+}
+
+// 1. The reference network: both convs direct, the second writes plain NHWC for the dense stage, whose weight
+//    columns are permuted instead of transposing the activations.
+using reference = fn::sequential<input<1, 28, 28>, conv2d<32, 3, padding<1>>, batch_norm, relu, max_pool<2>,
+                                 conv2d<64, 3, padding<1>>, batch_norm, relu, max_pool<2>, flatten, dense<128>,
+                                 batch_norm, relu, dense<10>>;
+static_assert(fn::stage_count<reference, fn::mode::infer> == 4);
+static_assert(is(infer<reference, avx512>[0], executor::direct_conv, layout::nchw, 0, layout::nhwc, 1));
+static_assert(is(infer<reference, avx512>[1], executor::direct_conv, layout::nhwc, 1, layout::nhwc, 0));
+static_assert(is(infer<reference, avx512>[2], executor::dense, layout::nhwc, 0, layout::nchw, 0));
+static_assert(is(infer<reference, avx512>[3], executor::dense, layout::nchw, 0, layout::nchw, 0));
+static_assert(infer<reference, avx512>[2].stream_batch == fn::dense_stream_batch);
+static_assert(infer<reference, avx2>[1].exec == executor::direct_conv);
+static_assert(edges_agree(infer<reference, avx512>, 4) && edges_agree(infer<reference, avx2>, 4));
+// ping-pong slots, the last stage into the caller's output
+static_assert(infer<reference, avx512>[0].slot == 0 && infer<reference, avx512>[1].slot == 1 &&
+              infer<reference, avx512>[3].slot == 2);
+// per-sample floats: 32 × (14 + 2)² bordered for the second conv; 64 × 7 × 7 unbordered for the dense stage
+static_assert(infer<reference, avx512>[0].out_floats == 32 * 16 * 16);
+static_assert(infer<reference, avx512>[1].out_floats == 64 * 7 * 7);
+// training: conv / dense + batch statistics fused, flatten and the head alone
+static_assert(fn::stage_count<reference, fn::mode::train> == 5);
+static_assert(train<reference>[0].exec == executor::fused_train && train<reference>[2].exec == executor::layer);
+
+// 2. LeNet-5 without BatchNorm: 6 and 16 output channels fill no AVX-512 vector (16 does on AVX2: 2 × 8).
+using lenet5 = fn::sequential<input<1, 28, 28>, conv2d<6, 5, padding<2>>, relu, max_pool<2>, conv2d<16, 5>, relu,
+                              max_pool<2>, flatten, dense<120>, relu, dense<84>, relu, dense<10>>;
+static_assert(fn::stage_count<lenet5, fn::mode::infer> == 5);
+// the first conv (6 channels) on the GEMM hands its output over as the NHWC the second, direct, conv reads
+static_assert(is(infer<lenet5, avx512>[0], executor::gemm_conv, layout::nchw, 0, layout::nhwc, 0));
+static_assert(is(infer<lenet5, avx512>[1], executor::direct_conv, layout::nhwc, 0, layout::nhwc, 0));
+static_assert(is(infer<lenet5, avx2>[1], executor::direct_conv, layout::nhwc, 0, layout::nhwc, 0));
+static_assert(is(infer<lenet5, avx512>[2], executor::dense, layout::nhwc, 0, layout::nchw, 0));
+static_assert(edges_agree(infer<lenet5, avx512>, 5));
+// training without BatchNorm: nothing fuses
+static_assert(fn::stage_count<lenet5, fn::mode::train> == lenet5::layer_count);
+static_assert(train<lenet5>[0].exec == executor::layer);
+
+// 3. VGG-style: conv-BN-ReLU ×2 + pool, three times; bordered NHWC on every edge until the head.
+using vgg = fn::sequential<input<3, 32, 32>, conv2d<64, 3, padding<1>>, batch_norm, relu, conv2d<64, 3, padding<1>>,
+                           batch_norm, relu, max_pool<2>, conv2d<128, 3, padding<1>>, batch_norm, relu,
+                           conv2d<128, 3, padding<1>>, batch_norm, relu, max_pool<2>, conv2d<256, 3, padding<1>>,
+                           batch_norm, relu, conv2d<256, 3, padding<1>>, batch_norm, relu, max_pool<2>, flatten,
+                           dense<10>>;
+static_assert(fn::stage_count<vgg, fn::mode::infer> == 7);
+static_assert(is(infer<vgg, avx512>[0], executor::direct_conv, layout::nchw, 0, layout::nhwc, 1));
+static_assert(is(infer<vgg, avx512>[3], executor::direct_conv, layout::nhwc, 1, layout::nhwc, 1));
+static_assert(is(infer<vgg, avx512>[5], executor::direct_conv, layout::nhwc, 1, layout::nhwc, 0));
+static_assert(is(infer<vgg, avx2>[6], executor::dense, layout::nhwc, 0, layout::nchw, 0));
+static_assert(edges_agree(infer<vgg, avx512>, 7) && edges_agree(infer<vgg, avx2>, 7));
+static_assert(fn::stage_count<vgg, fn::mode::train> == 8);  // six fused convs, flatten, the head
+
+// 4. A CIFAR ResNet: identity blocks read and write bordered NHWC; a stride-2 block with a projection reads NCHW.
+using basic = residual<conv2d<16, 3, padding<1>, bias<false>>, batch_norm, relu, conv2d<16, 3, padding<1>, bias<false>>,
+                       batch_norm>;
+using down = residual<conv2d<32, 3, stride<2>, padding<1>, bias<false>>, batch_norm, relu,
+                      conv2d<32, 3, padding<1>, bias<false>>, batch_norm,
+                      shortcut<conv2d<32, 1, stride<2>, bias<false>>, batch_norm>>;
+using resnet = fn::sequential<input<3, 32, 32>, conv2d<16, 3, padding<1>, bias<false>>, batch_norm, relu, basic, relu,
+                              basic, relu, down, relu, global_avg_pool, flatten, dense<10>>;
+static_assert(fn::stage_count<resnet, fn::mode::infer> == 6);
+static_assert(is(infer<resnet, avx512>[0], executor::direct_conv, layout::nchw, 0, layout::nhwc, 1));
+static_assert(is(infer<resnet, avx512>[1], executor::residual, layout::nhwc, 1, layout::nhwc, 1));
+static_assert(is(infer<resnet, avx512>[2], executor::residual, layout::nhwc, 1, layout::nchw, 0));
+static_assert(is(infer<resnet, avx512>[3], executor::residual, layout::nchw, 0, layout::nchw, 0));
+static_assert(is(infer<resnet, avx512>[4], executor::reference, layout::nchw, 0, layout::nchw, 0));  // global pool
+static_assert(edges_agree(infer<resnet, avx512>, 6));
+// inside the first identity block: both convs direct, on the residual's own edges
+using block1 = fn::detail::residual_plans<fn::detail::network_plan<resnet, avx512>, 1>::block;
+static_assert(block1::count == 2);
+static_assert(is(block1::records[0], executor::direct_conv, layout::nhwc, 1, layout::nhwc, 1));
+static_assert(is(block1::records[1], executor::direct_conv, layout::nhwc, 1, layout::nhwc, 1));
+static_assert(std::is_void_v<fn::detail::residual_plans<fn::detail::network_plan<resnet, avx512>, 1>::shortcut>);
+// the stride-2 block: its first conv and the projection on the GEMM, its second conv direct
+using down_plans = fn::detail::residual_plans<fn::detail::network_plan<resnet, avx512>, 3>;
+static_assert(is(down_plans::block::records[0], executor::gemm_conv, layout::nchw, 0, layout::nhwc, 1));
+static_assert(is(down_plans::block::records[1], executor::direct_conv, layout::nhwc, 1, layout::nchw, 0));
+static_assert(is(down_plans::shortcut::records[0], executor::gemm_conv, layout::nchw, 0, layout::nchw, 0));
+// training: the residual blocks are layers of their own
+static_assert(train<resnet>[1].exec == executor::layer);
+
+// 5. MobileNet-style depthwise-separable blocks: the depthwise conv (groups = channels) is not the direct kernel's.
+using mobilenet =
+    fn::sequential<input<3, 32, 32>, conv2d<32, 3, padding<1>, bias<false>>, batch_norm, relu,
+                   conv2d<32, 3, padding<1>, groups<32>, bias<false>>, batch_norm, relu, conv2d<64, 1, bias<false>>,
+                   batch_norm, relu, conv2d<64, 3, stride<2>, padding<1>, groups<64>, bias<false>>, batch_norm, relu,
+                   conv2d<128, 1, bias<false>>, batch_norm, relu, global_avg_pool, flatten, dense<10>>;
+static_assert(fn::stage_count<mobilenet, fn::mode::infer> == 7);
+static_assert(infer<mobilenet, avx512>[0].exec == executor::direct_conv);
+static_assert(infer<mobilenet, avx512>[2].exec == executor::direct_conv);  // the pointwise 1×1 conv
+static_assert(edges_agree(infer<mobilenet, avx512>, 7) && edges_agree(infer<mobilenet, avx2>, 7));
+static_assert(fn::stage_count<mobilenet, fn::mode::train> == 8);
+
+}  // namespace
