@@ -37,7 +37,7 @@ using resnet_net = fusenet::test::resnet_net;
 /// and an average pool, direct → reference layer (NCHW), reference → direct (NHWC), direct → dense, and a
 /// GEMM conv with a fused max pool.
 using layouts_net =
-    fn::sequential<input<3, 17, 17>, conv2d<16, 3, stride<2>, padding<1>>, batch_norm, relu,  // gemm 16×9×9
+    fn::sequential<input<3, 17, 17>, conv2d<16, 3, stride<2>, padding<1>, dilation<2>>, batch_norm, relu,  // gemm (dilated) 16×8×8
                    conv2d<16, 3, padding<1>>, relu, avg_pool<2>,                              // direct 16×4×4
                    conv2d<32, 5, padding<2>>, batch_norm,                                     // direct 32×4×4
                    leaky_relu,                                                                // reference

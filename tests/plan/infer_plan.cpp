@@ -91,7 +91,8 @@ static_assert(fn::fusable_direct_conv(plain, avx512));
 static_assert(fn::fusable_direct_conv(plain, avx2));
 static_assert(fn::fusable_direct_conv(with(plain, &fn::conv_facts::in_channels, 1), avx512));  // first layer
 static_assert(fn::fusable_direct_conv(with(plain, &fn::conv_facts::kernel, 5), avx512));
-static_assert(!fn::fusable_direct_conv(with(plain, &fn::conv_facts::stride, 2), avx512));
+static_assert(fn::fusable_direct_conv(with(plain, &fn::conv_facts::stride, 2), avx512));  // ResNet downsampling
+static_assert(!fn::fusable_direct_conv(with(plain, &fn::conv_facts::stride, 3), avx512));
 static_assert(!fn::fusable_direct_conv(with(plain, &fn::conv_facts::dilation, 2), avx512));
 static_assert(!fn::fusable_direct_conv(with(plain, &fn::conv_facts::groups, 2), avx512));
 static_assert(!fn::fusable_direct_conv(with(plain, &fn::conv_facts::kernel, 2), avx512));  // even kernel
@@ -111,7 +112,8 @@ constexpr auto infer_plan = fn::execution_plan<Net, fn::mode::infer, T>;
 static_assert(infer_plan<reference, avx512>[0].exec == fn::executor::direct_conv);
 static_assert(infer_plan<reference, avx512>[1].exec == fn::executor::direct_conv);
 static_assert(infer_plan<reference, avx512>[2].exec == fn::executor::dense);
-static_assert(infer_plan<mixed, avx512>[0].exec == fn::executor::gemm_conv);  // stride 2
+static_assert(infer_plan<mixed, avx512>[0].exec == fn::executor::gemm_conv);  // 8 channels: no AVX-512 vector
+static_assert(infer_plan<mixed, avx2>[0].exec == fn::executor::direct_conv);   // stride 2, one AVX2 vector
 static_assert(infer_plan<mixed, avx512>[6].exec == fn::executor::gemm_conv);  // 6 output channels
 static_assert(infer_plan<mixed, avx512>[2].exec == fn::executor::residual);
 static_assert(infer_plan<mixed, avx512>[4].exec == fn::executor::reference);  // max_pool<3, stride<1>, padding<1>>
@@ -139,7 +141,12 @@ TEST_CASE("plan: describe() of the reference net in training lists the fused con
 
 TEST_CASE("plan: the inference model's describe() is the plan of this build's target") {
   CHECK(fn::model<reference, fn::mode::infer>::describe() == fn::describe<reference, fn::mode::infer>());
-  const std::string mixed_text = fn::model<mixed, fn::mode::infer>::describe();
+  CHECK(fn::model<mixed, fn::mode::infer>::describe() == fn::describe<mixed, fn::mode::infer>());
+}
+
+TEST_CASE("plan: describe() of the every-layer-kind net shows residual blocks with their inner plans") {
+  // for AVX-512: 8 output channels fill no vector, so the stride-2 conv runs on the GEMM
+  const std::string mixed_text = fn::describe<mixed, fn::mode::infer, fn::targets::avx512>();
   CHECK(mixed_text.find("stage 0: conv2d 3\u21928 3\u00d73 s2 + bn(folded) [fused] | gemm_conv | nchw -> nchw\n") == 0);
   CHECK(mixed_text.find("stage 1: leaky_relu") != std::string::npos);
   CHECK(mixed_text.find("stage 2: residual + relu [fused] | residual | nchw -> nchw\n  block:\n    stage 0: ") !=
@@ -147,4 +154,7 @@ TEST_CASE("plan: the inference model's describe() is the plan of this build's ta
   CHECK(mixed_text.find("  shortcut:\n    stage 0: conv2d 8\u219212 1\u00d71 s2 + bn(folded) [fused] | gemm_conv") !=
         std::string::npos);
   CHECK(mixed_text.find("stage 12: dense 16\u21925 | dense | nchw -> nchw\n") != std::string::npos);
+  // for AVX2 the same conv fills one 8-float vector and runs on the direct kernel
+  CHECK(fn::describe<mixed, fn::mode::infer, fn::targets::avx2>().find(
+            "stage 0: conv2d 3\u21928 3\u00d73 s2 + bn(folded) [fused] | direct_conv | nchw -> nchw\n") == 0);
 }

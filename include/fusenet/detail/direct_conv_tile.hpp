@@ -39,13 +39,13 @@ constexpr std::size_t conv_tile_cols(std::size_t registers, std::size_t vectors,
   return best;
 }
 
-/// The default tile's column count for a stride-1 K×K convolution with padding pad on a map of width w, pooled
-/// by `pool` (1 or 2), on a target with vector width v and `registers` vector registers (0: no tile fits).
+/// The default tile's column count for a K×K convolution with padding pad and stride `stride` on a map of width
+/// w, pooled by `pool` (1 or 2), on a target with vector width v and `registers` vector registers (0: no tile fits).
 constexpr std::size_t direct_conv_default_cols(std::size_t cin, std::size_t cout, std::size_t w, std::size_t k,
-                                               std::size_t pad, std::size_t pool, std::size_t v,
+                                               std::size_t pad, std::size_t stride, std::size_t pool, std::size_t v,
                                                std::size_t registers) {
-  if (v == 0 || w + 2 * pad < k) return 0;
-  const std::size_t wout = w + 2 * pad - k + 1;
+  if (v == 0 || stride == 0 || w + 2 * pad < k) return 0;
+  const std::size_t wout = (w + 2 * pad - k) / stride + 1;
   return conv_tile_cols(registers, conv_tile_vectors(cout, v), conv_tiny_cin(cin), k, pool, wout / pool * pool);
 }
 

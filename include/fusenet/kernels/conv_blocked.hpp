@@ -60,13 +60,13 @@ namespace detail {
 
 /// The compile-time geometry of one fused convolution stage.
 template <std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, std::size_t K, std::size_t Pad,
-          std::size_t PoolWindow, std::size_t OutBorder, class Arch>
+          std::size_t PoolWindow, std::size_t OutBorder, class Arch, std::size_t Stride = 1>
 struct conv_geometry {
   using vec = xsimd::batch<float, Arch>;
   static constexpr std::size_t v = vec::size;
-  static constexpr std::size_t cin = Cin, cout = Cout, k = K, pool = PoolWindow;
-  // out = (in + 2·pad − k) / stride + 1 with stride 1
-  static constexpr std::size_t hout = H + 2 * Pad - K + 1, wout = W + 2 * Pad - K + 1;
+  static constexpr std::size_t cin = Cin, cout = Cout, k = K, pool = PoolWindow, stride = Stride;
+  // out = (in + 2·pad − k) / stride + 1
+  static constexpr std::size_t hout = (H + 2 * Pad - K) / Stride + 1, wout = (W + 2 * Pad - K) / Stride + 1;
   // conv rows/cols that feed the pool (floor mode drops an odd last one), and the stored map
   static constexpr std::size_t hc = hout / PoolWindow * PoolWindow, wc = wout / PoolWindow * PoolWindow;
   static constexpr std::size_t ho = hout / PoolWindow, wo = wout / PoolWindow;
@@ -146,14 +146,18 @@ template <class Geo, std::size_t Vectors, std::size_t Cols, bool InputReuse, til
 #pragma GCC unroll 8
           for (std::size_t q = 0; q < Vectors; ++q)
             wv[kx][q] = vec::load_aligned(w + q * Geo::w_block + ((ky * Geo::k + kx) * Geo::cin + ci) * v);
+        // input pixel i reaches output pixel c = (i − kx) / stride when the division is exact
 #pragma GCC unroll 64
-        for (std::size_t i = 0; i < Cols + Geo::k - 1; ++i) {
+        for (std::size_t i = 0; i < (Cols - 1) * Geo::stride + Geo::k; ++i) {
           const vec x(ip[i * Geo::cin + ci]);
 #pragma GCC unroll 16
           for (std::size_t kx = 0; kx < Geo::k; ++kx)
-            if (i >= kx && i - kx < Cols)
+            if (i >= kx && (i - kx) % Geo::stride == 0 && (i - kx) / Geo::stride < Cols)
 #pragma GCC unroll 8
-              for (std::size_t q = 0; q < Vectors; ++q) acc[i - kx][q] = kernels::fma(wv[kx][q], x, acc[i - kx][q]);
+              for (std::size_t q = 0; q < Vectors; ++q) {
+                const std::size_t c = (i - kx) / Geo::stride;
+                acc[c][q] = kernels::fma(wv[kx][q], x, acc[c][q]);
+              }
         }
       }
     }
@@ -170,7 +174,7 @@ template <class Geo, std::size_t Vectors, std::size_t Cols, bool InputReuse, til
         for (std::size_t q = 0; q < Vectors; ++q) wv[q] = vec::load_aligned(wp + q * Geo::w_block + j * v);
   #pragma GCC unroll 64
         for (std::size_t c = 0; c < Cols; ++c) {
-          const vec x(ip[c * Geo::cin + j]);
+          const vec x(ip[c * Geo::stride * Geo::cin + j]);
   #pragma GCC unroll 8
           for (std::size_t q = 0; q < Vectors; ++q) acc[c][q] = kernels::fma(wv[q], x, acc[c][q]);
         }
@@ -226,31 +230,34 @@ template <class Geo, class Tile, class Pool, class Act>
   constexpr std::size_t nv = Tile::vectors, cols = Tile::cols, p = Geo::pool, cout = Geo::cout, cin = Geo::cin;
   constexpr bool reuse = Tile::input_reuse;
   constexpr std::size_t full = Geo::wc / cols, tail = Geo::wc % cols;
-  const float* ib = in + row * p * Geo::in_row;
+  constexpr std::size_t s = Geo::stride;
+  const float* ib = in + row * p * s * Geo::in_row;
   const float* wb = w + first_vector * Geo::w_block;
   const float* bb = bias + first_vector * Geo::v;
   float* ob = out + (Geo::out_border + row) * Geo::out_row + Geo::out_border * cout + first_vector * Geo::v;
   if constexpr (p == 1) {
     for (std::size_t t = 0; t < full; ++t)
-      conv_run_tile<Geo, nv, cols, reuse, tile_phase::store, Pool, Act>(ib + t * cols * cin, wb, bb, ob + t * cols * cout,
-                                                                 nullptr);
+      conv_run_tile<Geo, nv, cols, reuse, tile_phase::store, Pool, Act>(ib + t * cols * s * cin, wb, bb,
+                                                                        ob + t * cols * cout, nullptr);
     if constexpr (tail > 0)
-      conv_run_tile<Geo, nv, tail, reuse, tile_phase::store, Pool, Act>(ib + full * cols * cin, wb, bb,
-                                                                 ob + full * cols * cout, nullptr);
+      conv_run_tile<Geo, nv, tail, reuse, tile_phase::store, Pool, Act>(ib + full * cols * s * cin, wb, bb,
+                                                                        ob + full * cols * cout, nullptr);
   } else {
     // the first row's horizontal pool waits in L1 for the second row of the same columns
     alignas(64) float scratch[cols / 2 * nv * Geo::v];
     for (std::size_t t = 0; t < full; ++t) {
-      const float* it = ib + t * cols * cin;
+      const float* it = ib + t * cols * s * cin;
       float* ot = ob + t * (cols / 2) * cout;
       conv_run_tile<Geo, nv, cols, reuse, tile_phase::pool_first_row, Pool, Act>(it, wb, bb, ot, scratch);
-      conv_run_tile<Geo, nv, cols, reuse, tile_phase::pool_second_row, Pool, Act>(it + Geo::in_row, wb, bb, ot, scratch);
+      conv_run_tile<Geo, nv, cols, reuse, tile_phase::pool_second_row, Pool, Act>(it + s * Geo::in_row, wb, bb, ot,
+                                                                                  scratch);
     }
     if constexpr (tail > 0) {
-      const float* it = ib + full * cols * cin;
+      const float* it = ib + full * cols * s * cin;
       float* ot = ob + full * (cols / 2) * cout;
       conv_run_tile<Geo, nv, tail, reuse, tile_phase::pool_first_row, Pool, Act>(it, wb, bb, ot, scratch);
-      conv_run_tile<Geo, nv, tail, reuse, tile_phase::pool_second_row, Pool, Act>(it + Geo::in_row, wb, bb, ot, scratch);
+      conv_run_tile<Geo, nv, tail, reuse, tile_phase::pool_second_row, Pool, Act>(it + s * Geo::in_row, wb, bb, ot,
+                                                                                  scratch);
     }
   }
 }
@@ -274,23 +281,25 @@ inline void conv_zero_border(float* image) {
 
 /// The register tile the fused convolution uses by default for these sizes on Arch.
 template <std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, std::size_t K, std::size_t Pad,
-          std::size_t PoolWindow, class Arch = xsimd::default_arch>
+          std::size_t PoolWindow, class Arch = xsimd::default_arch, std::size_t Stride = 1>
 using default_conv_tile =
-    typename detail::default_tile<detail::conv_geometry<Cin, Cout, H, W, K, Pad, PoolWindow, 0, Arch>, Arch>::type;
+    typename detail::default_tile<detail::conv_geometry<Cin, Cout, H, W, K, Pad, PoolWindow, 0, Arch, Stride>,
+                                  Arch>::type;
 
 namespace detail {
 
 /// The compile-time checks every entry point of the direct kernel makes on its geometry and tile.
 template <class Tile, std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, std::size_t K,
-          std::size_t Pad, std::size_t PoolWindow, class Arch>
+          std::size_t Pad, std::size_t PoolWindow, class Arch, std::size_t Stride = 1>
 constexpr void check_conv_tile() {
-  using geo = conv_geometry<Cin, Cout, H, W, K, Pad, PoolWindow, 0, Arch>;
+  using geo = conv_geometry<Cin, Cout, H, W, K, Pad, PoolWindow, 0, Arch, Stride>;
   constexpr std::size_t v = geo::v, nv = Tile::vectors, cols = Tile::cols;
   static_assert(Cout % v == 0,
                 "fusenet: conv kernel: output channels must be a multiple of the SIMD width in floats "
                 "(16 with AVX-512, 8 with AVX2, 4 with SSE)");
   static_assert(K % 2 == 1 && K <= H + 2 * Pad && K <= W + 2 * Pad,
                 "fusenet: conv kernel: the kernel size must be odd and fit the padded input");
+  static_assert(Stride >= 1, "fusenet: conv kernel: the stride must be at least 1");
   static_assert(PoolWindow == 1 || PoolWindow == 2, "fusenet: conv kernel: the pool window must be 1 or 2");
   static_assert(geo::ho > 0 && geo::wo > 0, "fusenet: conv kernel: the pooled output would be empty");
   static_assert(nv > 0 && (Cout / v) % nv == 0,
@@ -321,19 +330,20 @@ inline void conv_bias_relu_pool_image(const float* in, const float* packed_w, co
       detail::conv_run_row<geo, Tile, Pool, Act>(in, packed_w, bias, out, row, cb * Tile::vectors);
 }
 
-/// Fused conv K×K (stride 1, zero padding Pad) + bias + activation + optional 2×2 pool, with an explicit tile.
+/// Fused conv K×K with stride Stride and zero padding Pad + bias + activation + optional 2×2 pool, with an
+/// explicit tile. The tile's pixels are Stride input columns apart; everything else is as at stride 1.
 /// Requires: `in` is bordered NHWC [batch][H+2Pad][W+2Pad][Cin] with a zero border; `packed_w` comes from
 /// pack_conv_weights<Cin, Cout, K, Arch> and is aligned to V floats; `bias` has Cout floats; `out` holds
-/// batch · nhwc_image_size<Cout, Ho, Wo, OutBorder> floats, Ho = (H + 2Pad − K + 1) / PoolWindow (likewise Wo).
-/// Ensures: `out` is bordered NHWC with a zero border of OutBorder pixels, ready for the next stage.
-template <class Tile, std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, std::size_t K,
-          std::size_t Pad, std::size_t PoolWindow, class Pool, class Act, std::size_t OutBorder,
+/// batch · nhwc_image_size<Cout, Ho, Wo, OutBorder> floats, Ho = ((H + 2Pad − K) / Stride + 1) / PoolWindow
+/// (likewise Wo). Ensures: `out` is bordered NHWC with a zero border of OutBorder pixels, ready for the next stage.
+template <class Tile, std::size_t Stride, std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W,
+          std::size_t K, std::size_t Pad, std::size_t PoolWindow, class Pool, class Act, std::size_t OutBorder,
           class Arch = xsimd::default_arch>
-inline void conv_bias_relu_pool_tiled(const float* in, const float* packed_w, const float* bias, float* out,
-                                      std::size_t batch) {
-  using geo = detail::conv_geometry<Cin, Cout, H, W, K, Pad, PoolWindow, OutBorder, Arch>;
+inline void conv_stride_bias_relu_pool_tiled(const float* in, const float* packed_w, const float* bias, float* out,
+                                             std::size_t batch) {
+  using geo = detail::conv_geometry<Cin, Cout, H, W, K, Pad, PoolWindow, OutBorder, Arch, Stride>;
   constexpr std::size_t v = geo::v, nv = Tile::vectors;
-  detail::check_conv_tile<Tile, Cin, Cout, H, W, K, Pad, PoolWindow, Arch>();
+  detail::check_conv_tile<Tile, Cin, Cout, H, W, K, Pad, PoolWindow, Arch, Stride>();
   assert(reinterpret_cast<std::uintptr_t>(packed_w) % (v * sizeof(float)) == 0);
 
   constexpr std::size_t blocks = Cout / (v * nv), rows = geo::ho;
@@ -362,15 +372,36 @@ inline void conv_bias_relu_pool_tiled(const float* in, const float* packed_w, co
   }
 }
 
-/// Fused conv K×K (stride 1, zero padding Pad) + bias + activation (act_none / act_relu) + optional 2×2 pool
-/// (PoolWindow 1: none; 2: Pool = pool_max / pool_avg), bordered NHWC in and out, with the default tile.
-/// Requires / Ensures: as conv_bias_relu_pool_tiled.
+/// conv_stride_bias_relu_pool_tiled at stride 1.
+template <class Tile, std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, std::size_t K,
+          std::size_t Pad, std::size_t PoolWindow, class Pool, class Act, std::size_t OutBorder,
+          class Arch = xsimd::default_arch>
+inline void conv_bias_relu_pool_tiled(const float* in, const float* packed_w, const float* bias, float* out,
+                                      std::size_t batch) {
+  conv_stride_bias_relu_pool_tiled<Tile, 1, Cin, Cout, H, W, K, Pad, PoolWindow, Pool, Act, OutBorder, Arch>(
+      in, packed_w, bias, out, batch);
+}
+
+/// Fused conv K×K (stride Stride, zero padding Pad) + bias + activation (act_none / act_relu) + optional 2×2
+/// pool (PoolWindow 1: none; 2: Pool = pool_max / pool_avg), bordered NHWC in and out, with the default tile.
+/// Requires / Ensures: as conv_stride_bias_relu_pool_tiled.
+template <std::size_t Stride, std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, std::size_t K,
+          std::size_t Pad, std::size_t PoolWindow, class Pool, class Act, std::size_t OutBorder,
+          class Arch = xsimd::default_arch>
+inline void conv_stride_bias_relu_pool(const float* in, const float* packed_w, const float* bias, float* out,
+                                       std::size_t batch) {
+  conv_stride_bias_relu_pool_tiled<default_conv_tile<Cin, Cout, H, W, K, Pad, PoolWindow, Arch, Stride>, Stride, Cin,
+                                   Cout, H, W, K, Pad, PoolWindow, Pool, Act, OutBorder, Arch>(in, packed_w, bias,
+                                                                                               out, batch);
+}
+
+/// conv_stride_bias_relu_pool at stride 1.
 template <std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, std::size_t K, std::size_t Pad,
           std::size_t PoolWindow, class Pool, class Act, std::size_t OutBorder, class Arch = xsimd::default_arch>
 inline void conv_bias_relu_pool(const float* in, const float* packed_w, const float* bias, float* out,
                                 std::size_t batch) {
-  conv_bias_relu_pool_tiled<default_conv_tile<Cin, Cout, H, W, K, Pad, PoolWindow, Arch>, Cin, Cout, H, W, K,
-                            Pad, PoolWindow, Pool, Act, OutBorder, Arch>(in, packed_w, bias, out, batch);
+  conv_stride_bias_relu_pool<1, Cin, Cout, H, W, K, Pad, PoolWindow, Pool, Act, OutBorder, Arch>(in, packed_w, bias,
+                                                                                                  out, batch);
 }
 
 }  // namespace fusenet::kernels

@@ -74,10 +74,11 @@ constexpr conv_facts conv_facts_of(const layer_facts& l, std::size_t pool) {
   return {l.in.d[0], l.out.d[0], l.window, l.step, l.dilation, l.groups, l.pad, l.in.d[1], l.in.d[2], pool};
 }
 
-/// The direct kernel's geometry (kernels/conv_blocked.hpp): ungrouped, stride 1, undilated, an odd kernel that
-/// fits the padded input, output channels that fill whole SIMD vectors of the target (they sit in the lanes).
+/// The direct kernel's geometry (kernels/conv_blocked.hpp): ungrouped, stride 1 or 2, undilated, an odd kernel
+/// that fits the padded input, output channels that fill whole SIMD vectors of the target (they sit in the lanes).
 constexpr bool direct_conv_geometry(const conv_facts& c, const target& t) {
-  return c.groups == 1 && c.stride == 1 && c.dilation == 1 && c.kernel % 2 == 1 && t.vector_width > 0 &&
+  return c.groups == 1 && (c.stride == 1 || c.stride == 2) && c.dilation == 1 && c.kernel % 2 == 1 &&
+         t.vector_width > 0 &&
          c.out_channels > 0 && c.out_channels % t.vector_width == 0 && c.kernel <= c.height + 2 * c.pad &&
          c.kernel <= c.width + 2 * c.pad;
 }
@@ -85,7 +86,7 @@ constexpr bool direct_conv_geometry(const conv_facts& c, const target& t) {
 /// The direct kernel's register tile (accumulators + weight vectors + 1 broadcast) fits the target's register
 /// file; a tile that does not would spill silently at half speed, so such a convolution is not run directly.
 constexpr bool direct_conv_tile_fits(const conv_facts& c, const target& t) {
-  return detail::direct_conv_default_cols(c.in_channels, c.out_channels, c.width, c.kernel, c.pad, c.pool,
+  return detail::direct_conv_default_cols(c.in_channels, c.out_channels, c.width, c.kernel, c.pad, c.stride, c.pool,
                                           t.vector_width, t.vector_registers) > 0;
 }
 

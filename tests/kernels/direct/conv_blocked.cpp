@@ -39,17 +39,18 @@ void check_close(const std::vector<float>& got, const std::vector<float>& want) 
 // Runs the fused kernel and its scalar twin on random data; also checks that the kernel writes every output
 // float (the buffer starts as NaN) and that the border it writes is zero.
 template <std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, std::size_t K, std::size_t Pad,
-          std::size_t PoolWindow, class Pool, class Act, std::size_t OutBorder, class Arch>
+          std::size_t PoolWindow, class Pool, class Act, std::size_t OutBorder, class Arch, std::size_t Stride = 1>
 void check_against_scalar(std::size_t batch, unsigned seed) {
-  constexpr std::size_t ho = (H + 2 * Pad - K + 1) / PoolWindow, wo = (W + 2 * Pad - K + 1) / PoolWindow;
+  constexpr std::size_t ho = ((H + 2 * Pad - K) / Stride + 1) / PoolWindow;
+  constexpr std::size_t wo = ((W + 2 * Pad - K) / Stride + 1) / PoolWindow;
   const float bound = 1.0f / std::sqrt(static_cast<float>(Cin * K * K));  // PyTorch's default init range
   const auto x = random_vector(batch * Cin * H * W, -1.0f, 1.0f, seed);
   const auto w = random_vector(Cout * Cin * K * K, -bound, bound, seed + 1);
   const auto b = random_vector(Cout, -bound, bound, seed + 2);
 
   std::vector<float> want(batch * Cout * ho * wo);
-  fk::scalar::conv_bias_relu_pool<Cin, Cout, H, W, K, Pad, PoolWindow, Pool, Act>(x.data(), w.data(), b.data(),
-                                                                                  want.data(), batch);
+  fk::scalar::conv_bias_relu_pool<Cin, Cout, H, W, K, Pad, PoolWindow, Pool, Act, Stride>(x.data(), w.data(),
+                                                                                          b.data(), want.data(), batch);
 
   fk::aligned_vector<float> xin(batch * fk::nhwc_image_size<Cin, H, W, Pad>);
   fk::nchw_to_nhwc<Cin, H, W, Pad>(x.data(), xin.data(), batch);
@@ -57,7 +58,7 @@ void check_against_scalar(std::size_t batch, unsigned seed) {
   fk::pack_conv_weights<Cin, Cout, K, Arch>(w.data(), wp.data());
   constexpr std::size_t out_image = fk::nhwc_image_size<Cout, ho, wo, OutBorder>;
   fk::aligned_vector<float> yout(batch * out_image, std::numeric_limits<float>::quiet_NaN());
-  fk::conv_bias_relu_pool<Cin, Cout, H, W, K, Pad, PoolWindow, Pool, Act, OutBorder, Arch>(
+  fk::conv_stride_bias_relu_pool<Stride, Cin, Cout, H, W, K, Pad, PoolWindow, Pool, Act, OutBorder, Arch>(
       xin.data(), wp.data(), b.data(), yout.data(), batch);
 
   std::size_t nonzero_border = 0, nan = 0;
@@ -132,6 +133,16 @@ TEST_CASE_TEMPLATE("conv_bias_relu_pool: odd 15x15 map, max pool drops the last 
 TEST_CASE_TEMPLATE("conv_bias_relu_pool: average pool, odd map", Arch, FUSENET_TEST_ARCHS) {
   check_against_scalar<8, 32, 13, 13, 3, 1, 2, fk::pool_avg, fk::act_relu, 1, Arch>(2, 51);
   check_against_scalar<8, 32, 12, 12, 3, 1, 2, fk::pool_avg, fk::act_none, 0, Arch>(1, 52);
+}
+
+TEST_CASE_TEMPLATE("conv_stride_bias_relu_pool: stride 2 as ResNets and MobileNets downsample", Arch,
+                   FUSENET_TEST_ARCHS) {
+  check_against_scalar<32, 64, 14, 14, 3, 1, 1, fk::pool_max, fk::act_relu, 1, Arch, 2>(2, 71);   // 14 -> 7
+  check_against_scalar<16, 32, 15, 15, 3, 1, 1, fk::pool_max, fk::act_none, 0, Arch, 2>(3, 72);   // odd: 15 -> 8
+  check_against_scalar<16, 32, 16, 16, 1, 0, 1, fk::pool_max, fk::act_none, 0, Arch, 2>(2, 73);   // 1x1 projection
+  check_against_scalar<3, 16, 32, 32, 7, 3, 1, fk::pool_max, fk::act_relu, 1, Arch, 2>(1, 74);    // tiny-Cin stem
+  check_against_scalar<3, 16, 29, 29, 3, 1, 2, fk::pool_max, fk::act_relu, 0, Arch, 2>(2, 75);    // stride 2 + pool
+  check_against_scalar<16, 32, 9, 9, 3, 0, 2, fk::pool_avg, fk::act_relu, 1, Arch, 2>(1, 76);     // 9 -> 4 -> 2
 }
 
 TEST_CASE_TEMPLATE("conv_bias_relu_pool: no relu, no pool, 5x5 kernel, no padding", Arch, FUSENET_TEST_ARCHS) {

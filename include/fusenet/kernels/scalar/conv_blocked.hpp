@@ -17,13 +17,14 @@ namespace fusenet::kernels::scalar {
 /// Ensures: `out` is NCHW, the value nn.Conv2d(padding=Pad) → [nn.ReLU] → [nn.MaxPool2d(2) | nn.AvgPool2d(2)]
 /// computes, up to float summation order; a NaN stays NaN through the ReLU and the max pool, as in PyTorch.
 template <std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, std::size_t K, std::size_t Pad,
-          std::size_t PoolWindow, class Pool, class Act>
+          std::size_t PoolWindow, class Pool, class Act, std::size_t Stride = 1>
 inline void conv_bias_relu_pool(const float* in, const float* w, const float* bias, float* out, std::size_t batch) {
   static_assert(PoolWindow == 1 || PoolWindow == 2, "fusenet: conv kernel: the pool window must be 1 or 2");
-  constexpr std::size_t hout = H + 2 * Pad - K + 1, wout = W + 2 * Pad - K + 1;
+  constexpr std::size_t hout = (H + 2 * Pad - K) / Stride + 1, wout = (W + 2 * Pad - K) / Stride + 1;
   constexpr std::size_t ho = hout / PoolWindow, wo = wout / PoolWindow;
   // conv value at (n, o, y, x) with zero padding, then the activation
-  auto conv_at = [&](std::size_t n, std::size_t o, std::size_t y, std::size_t x) {
+  auto conv_at = [&](std::size_t n, std::size_t o, std::size_t oy, std::size_t ox) {
+    const std::size_t y = oy * Stride, x = ox * Stride;  // the window's top-left tap, before the padding
     float s = bias[o];
     for (std::size_t i = 0; i < Cin; ++i)
       for (std::size_t ky = 0; ky < K; ++ky)

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// The direct_conv executor: conv + bias + ReLU + 2×2 pool in registers on bordered NHWC (kernels/conv_blocked.hpp).
+// The direct_conv executor: conv (stride 1 or 2) + bias + ReLU + 2×2 pool in registers on bordered NHWC
+// (kernels/conv_blocked.hpp).
 #pragma once
 
 #include <algorithm>
@@ -21,7 +22,7 @@ class infer_stage<P, S, executor::direct_conv> {
   using F = infer_stage_facts<P, S>;
   using L = typename F::layer;
   static constexpr std::size_t cin = F::main_in.d[0], h = F::main_in.d[1], w = F::main_in.d[2];
-  static constexpr std::size_t cout = L::out_channels, k = L::kernel, pad = L::pad;
+  static constexpr std::size_t cout = L::out_channels, k = L::kernel, pad = L::pad, stride = L::step;
   static constexpr std::size_t window = F::st.pool == stage_pool::none ? 1 : 2;
   static constexpr std::size_t ho = F::out.d[1], wo = F::out.d[2];
   using pool = std::conditional_t<F::st.pool == stage_pool::avg, kernels::pool_avg, kernels::pool_max>;
@@ -48,11 +49,11 @@ class infer_stage<P, S, executor::direct_conv> {
       in = buf.a;
     }
     if constexpr (F::rec.out_layout == layout::nhwc) {
-      kernels::conv_bias_relu_pool<cin, cout, h, w, k, pad, window, pool, act, F::rec.out_border>(
+      kernels::conv_stride_bias_relu_pool<stride, cin, cout, h, w, k, pad, window, pool, act, F::rec.out_border>(
           in, weights_.data(), bias_.data(), y, n);
     } else {
-      kernels::conv_bias_relu_pool<cin, cout, h, w, k, pad, window, pool, act, 0>(in, weights_.data(), bias_.data(),
-                                                                                  buf.b, n);
+      kernels::conv_stride_bias_relu_pool<stride, cin, cout, h, w, k, pad, window, pool, act, 0>(
+          in, weights_.data(), bias_.data(), buf.b, n);
       kernels::nhwc_to_nchw<cout, ho, wo, 0>(buf.b, y, n);
     }
   }
