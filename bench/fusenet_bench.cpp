@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 // Whole-network benchmarks, one JSON object per line, so runs compare side by side as ratios:
-//   fusenet_bench [--filter REGEX] [--threads T] [--reps N]
+//   fusenet_bench [--filter REGEX] [--threads T[,T...]] [--reps N]
 // Names: train/reference (one Adam step: forward + loss + backward + update), train/conv/32-64-14x14/...
 // (the training convolution alone: forward, forward+stats, backward_data, backward_weights on im2col + GEMM, and
 // direct/{forward,forward+stats,backward_data,backward_weights} on the direct kernel), infer/reference (fused
 // inference model), infer/reference/unfused (the trainer's eval_forward, layer by layer), and
 // infer/conv_block/CIN-COUT-HxW (conv3x3 + BN + ReLU through the inference model, NCHW in and out) with its
-// /unfused twin. bench/conv_bench measures the fused kernel alone, as % of the FMA peak.
+// /unfused twin, and infer/zoo/NAME (+ /unfused) for the networks of bench/zoo/nets.hpp (twinned in
+// bench/torch/zoo.py; bench/compare_zoo.py runs both). --threads takes one count or a list, e.g. 1,2.
+// bench/conv_bench measures the fused kernel alone, as % of the FMA peak.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -20,6 +22,8 @@
 #include <utility>
 #include <vector>
 #include <xtensor/xrandom.hpp>
+
+#include "zoo/zoo.hpp"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -114,6 +118,8 @@ void bench_conv_block(const options& o, std::size_t batch) {
   const std::string name = "infer/conv_block/" + std::to_string(Cin) + "-" + std::to_string(Cout) + "-" +
                            std::to_string(HW) + "x" + std::to_string(HW);
   const double flops = 2.0 * static_cast<double>(fn::mac_count<block>) * static_cast<double>(batch);
+  // Skipped before any set-up, so that a filtered run (e.g. --filter infer/zoo) does not pay for it.
+  if (!std::regex_search(name, o.filter) && !std::regex_search(name + "/unfused", o.filter)) return;
   for (int t : o.threads) {
     set_threads(t);
     fn::model<block, fn::mode::train> trained{1};
@@ -136,6 +142,12 @@ void bench_train_conv(const options& o, std::size_t batch) {
   const fk::conv2d_geometry g{batch, 32, 14, 14, 64, 3, 1, 1, 1, 1};
   const double flops = 2.0 * static_cast<double>(batch * 64 * 14 * 14 * 32 * 9);
   const std::string base = "train/conv/32-64-14x14";
+  // Skipped before the set-up (random tensors, a direct forward) when no name below can match.
+  bool any = false;
+  for (const char* tail : {"/forward", "/forward+stats", "/backward_data", "/backward_weights", "/direct/forward",
+                           "/direct/forward+stats", "/direct/backward_data", "/direct/backward_weights"})
+    any = any || std::regex_search(base + tail, o.filter);
+  if (!any) return;
   auto values = [](std::size_t n) {
     xt::xtensor<float, 1> v = xt::random::rand<float>({n});
     return std::vector<float>(v.begin(), v.end());
@@ -175,6 +187,33 @@ void bench_train_conv(const options& o, std::size_t batch) {
   }
 }
 
+// "1,2" → {1, 2}; each count at least 1.
+std::vector<int> parse_threads(const std::string& v) {
+  std::vector<int> out;
+  std::size_t begin = 0;
+  while (begin <= v.size()) {
+    const std::size_t end = std::min(v.find(',', begin), v.size());
+    out.push_back(std::max(1, std::stoi(v.substr(begin, end - begin))));
+    begin = end + 1;
+  }
+  return out;
+}
+
+// The zoo networks, each instantiated in its own bench/zoo/NAME.cpp; false when one's output is not finite.
+bool bench_zoo(const options& o) {
+  const fn::zoo::bench_context c{
+      [&](const std::string& name) { return std::regex_search(name, o.filter); },
+      o.threads,
+      &set_threads,
+      [&](const std::string& name, std::size_t batch, int threads, double flops, const std::function<void()>& call) {
+        report(name, batch, threads, flops, o.reps, call);
+      },
+  };
+  bool ok = true;
+  for (const auto& entry : fn::zoo::registry) ok = entry.run(c) && ok;
+  return ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -182,18 +221,18 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (i + 1 >= argc) {
-      std::cerr << "fusenet_bench: " << a << " needs a value\nusage: fusenet_bench [--filter REGEX] [--threads T] [--reps N]\n";
+      std::cerr << "fusenet_bench: " << a << " needs a value\nusage: fusenet_bench [--filter REGEX] [--threads T[,T...]] [--reps N]\n";
       return 2;
     }
     const std::string v = argv[++i];
     try {
       if (a == "--filter") o.filter = std::regex(v);
-      else if (a == "--threads") o.threads = {std::max(1, std::stoi(v))};
+      else if (a == "--threads") o.threads = parse_threads(v);
       else if (a == "--reps") o.reps = std::max(1, std::stoi(v));
       else throw std::invalid_argument("unknown option " + a);
     } catch (const std::exception& e) {
       std::cerr << "fusenet_bench: bad argument '" << a << " " << v << "': " << e.what()
-                << "\nusage: fusenet_bench [--filter REGEX] [--threads T] [--reps N]\n";
+                << "\nusage: fusenet_bench [--filter REGEX] [--threads T[,T...]] [--reps N]\n";
       return 2;
     }
   }
@@ -203,5 +242,5 @@ int main(int argc, char** argv) {
   bench_conv_block<32, 64, 14>(o, 64);
   bench_conv_block<64, 64, 56>(o, 1);
   bench_conv_block<64, 64, 56>(o, 32);
-  return 0;
+  return bench_zoo(o) ? 0 : 1;
 }
