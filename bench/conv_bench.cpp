@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Benchmark of the fused inference convolution: one JSON object per line (time, GFLOP/s, % of FMA peak).
+// Benchmark of the fused inference convolutions (direct and depthwise): one JSON object per line (time, GFLOP/s,
+// % of FMA peak; GB/s for the load-bound depthwise kernel).
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include <fusenet/kernels/conv_blocked.hpp>
+#include <fusenet/kernels/depthwise_conv.hpp>
 #include <fusenet/kernels/layout.hpp>
 #include <fusenet/kernels/scalar/conv_blocked.hpp>
 #ifdef _OPENMP
@@ -67,9 +69,11 @@ std::vector<float> random_vector(std::size_t n, unsigned seed) {
 }
 
 // Times f() repeatedly (after one warm-up call) for about `budget` seconds, at least 5 and at most 1000 runs,
-// and prints one JSON line; flops counts 2 per multiply-add of the convolution itself.
+// and prints one JSON line; flops counts 2 per multiply-add of the convolution itself. With bytes > 0 (the memory
+// one call reads and writes) the line also gives GB/s at the median and at the fastest run.
 template <class F>
-void report(const std::string& name, std::size_t batch, double flops, int threads, F&& f, double budget = 0.5) {
+void report(const std::string& name, std::size_t batch, double flops, int threads, F&& f, double budget = 0.5,
+            double bytes = 0.0) {
   using clock = std::chrono::steady_clock;
   f();
   std::vector<double> ms;
@@ -84,9 +88,13 @@ void report(const std::string& name, std::size_t batch, double flops, int thread
   const double gflops = flops / (median * 1e-3) / 1e9;
   std::printf(
       "{\"name\": \"%s\", \"batch\": %zu, \"threads\": %d, \"runs\": %zu, \"ms\": %.4f, \"ms_min\": %.4f, "
-      "\"ms_max\": %.4f, \"gflops\": %.2f, \"gflops_at_min\": %.2f, \"pct_of_measured_peak\": %.1f, \"pct_of_117\": %.1f}\n",
+      "\"ms_max\": %.4f, \"gflops\": %.2f, \"gflops_at_min\": %.2f, \"pct_of_measured_peak\": %.1f, \"pct_of_117\": %.1f",
       name.c_str(), batch, threads, ms.size(), median, ms.front(), ms.back(), gflops, flops / (ms.front() * 1e6),
       100.0 * gflops / (measured_peak_per_core * threads), 100.0 * gflops / (design_peak_per_core * threads));
+  if (bytes > 0.0)
+    std::printf(", \"bytes\": %.0f, \"gbps\": %.2f, \"gbps_at_min\": %.2f", bytes, bytes / (median * 1e6),
+                bytes / (ms.front() * 1e6));
+  std::printf("}\n");
   std::fflush(stdout);
 }
 
@@ -109,6 +117,29 @@ void bench_fused(const std::string& name, std::size_t batch) {
            fk::conv_bias_relu_pool_tiled<Tile, Cin, Cout, H, W, 3, 1, PoolWindow, Pool, fk::act_relu, 1>(
                xin.data(), wp.data(), b.data(), y.data(), batch);
          });
+}
+
+// Depthwise K×K (pad K/2) + bias + ReLU, bordered NHWC in (border K/2) and out (border 1, what a following 3×3
+// stage reads). GB/s counts the bytes of the bordered input and output buffers once per run (weights are tiny).
+template <std::size_t C, std::size_t H, std::size_t W, std::size_t Stride, std::size_t K = 3,
+          class Tile = fk::default_depthwise_tile<C, H, W, K, Stride, K / 2>>
+void bench_depthwise(const std::string& name, std::size_t batch) {
+  constexpr std::size_t pad = K / 2, ho = (H + 2 * pad - K) / Stride + 1, wo = (W + 2 * pad - K) / Stride + 1;
+  constexpr std::size_t in_image = fk::nhwc_image_size<C, H, W, pad>, out_image = fk::nhwc_image_size<C, ho, wo, 1>;
+  const auto x = random_vector(batch * C * H * W, 1);
+  const auto w = random_vector(C * K * K, 2);
+  const auto b = random_vector(C, 3);
+  fk::aligned_vector<float> xin(batch * in_image), wp(fk::depthwise_packed_size<C, K>), y(batch * out_image);
+  fk::nchw_to_nhwc<C, H, W, pad>(x.data(), xin.data(), batch);
+  fk::pack_depthwise_weights<C, K>(w.data(), wp.data());
+  const double flops = 2.0 * static_cast<double>(batch * C * K * K * ho * wo);
+  const double bytes = static_cast<double>(batch * (in_image + out_image) * sizeof(float));
+  report(name, batch, flops, 1,
+         [&] {
+           fk::depthwise_conv_bias_relu_tiled<Tile, C, H, W, K, Stride, pad, fk::act_relu, 1>(
+               xin.data(), wp.data(), b.data(), y.data(), batch);
+         },
+         0.5, bytes);
 }
 
 template <std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, std::size_t PoolWindow, class Pool>
@@ -141,4 +172,19 @@ int main() {
   bench_fused<1, 32, 28, 28, 2, fk::pool_max, fk::conv_tile<1, 28, true>>("infer/conv_block/1-32-28x28-relu-maxpool",
                                                                           64);
   bench_scalar<32, 64, 14, 14, 2, fk::pool_max>("infer/conv_block_scalar/32-64-14x14-relu-maxpool", 1);
+  // Depthwise 3×3 + bias + ReLU (MobileNet-like shapes), one thread: the kernel would split batch 1 by rows.
+#ifdef _OPENMP
+  const int saved_threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+#endif
+  for (std::size_t batch : {std::size_t{1}, std::size_t{64}}) {
+    bench_depthwise<32, 56, 56, 1>("infer/depthwise/32-56x56-s1", batch);
+    bench_depthwise<64, 56, 56, 2>("infer/depthwise/64-56x56-s2", batch);
+    bench_depthwise<128, 28, 28, 1>("infer/depthwise/128-28x28-s1", batch);
+    bench_depthwise<256, 14, 14, 1>("infer/depthwise/256-14x14-s1", batch);
+    bench_depthwise<512, 7, 7, 1>("infer/depthwise/512-7x7-s1", batch);
+  }
+#ifdef _OPENMP
+  omp_set_num_threads(saved_threads);
+#endif
 }
