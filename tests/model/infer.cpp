@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "model/parity.hpp"
 #include "reference/model/nets.hpp"
 
 namespace fn = fusenet;
@@ -29,7 +30,11 @@ using namespace fusenet::layers;
 
 namespace {
 
+using fusenet::test::batch_shape;
+using fusenet::test::check_close;
+using fusenet::test::check_parity;
 using fusenet::test::random_tensor;
+using fusenet::test::train_a_little;
 
 using resnet_net = fusenet::test::resnet_net;
 
@@ -44,66 +49,6 @@ using layouts_net =
                    conv2d<16, 3, padding<1>>, batch_norm, relu,                               // direct
                    conv2d<6, 3, padding<1>>, relu, max_pool<2>,                               // gemm 6×2×2
                    flatten, dense<10>>;
-
-template <class Net>
-std::vector<std::size_t> batch_shape(std::size_t n) {
-  std::vector<std::size_t> s{n};
-  for (std::size_t i = 0; i < Net::input_shape.rank; ++i) s.push_back(Net::input_shape.d[i]);
-  return s;
-}
-
-/// A few Adam steps in train mode, so that weights, biases and BN running statistics are all non-trivial.
-template <class Net>
-void train_a_little(fn::model<Net, fn::mode::train>& m, std::uint32_t seed) {
-  using input_tensor = typename fn::model<Net, fn::mode::train>::input_tensor;
-  fn::adam opt{m, {.lr = 1e-2f}};
-  std::mt19937 rng(seed);
-  for (std::uint32_t step = 0; step < 4; ++step) {
-    const auto x = random_tensor<input_tensor>(batch_shape<Net>(16), seed + 100 + step);
-    xt::xtensor<std::int64_t, 1> labels = xt::xtensor<std::int64_t, 1>::from_shape({16});
-    for (auto& l : labels) l = static_cast<std::int64_t>(rng() % Net::output_dims.size());
-    auto logits = m.forward(x);
-    auto [loss, dlogits] = fn::cross_entropy(logits, labels);
-    m.zero_grad();
-    m.backward(dlogits);
-    opt.step();
-  }
-}
-
-// Tolerance: |infer − eval| ≤ 1e-5·|eval| + 2e-5·max|eval| over the batch. Folding BN changes the rounding of
-// every product and the kernels sum in a different order than the trainer's GEMM, so a logit near zero
-// (cancellation) can only be held to an error relative to the batch's scale.
-constexpr float relative_tolerance = 1e-5f, absolute_floor = 2e-5f;
-
-template <class A, class B>
-void check_close(const A& got, const B& want) {
-  REQUIRE(got.shape() == want.shape());
-  float scale = 0.0f;
-  for (float v : want) scale = std::max(scale, std::fabs(v));
-  float worst = 0.0f;
-  std::size_t bad = 0;
-  for (std::size_t i = 0; i < want.size(); ++i) {
-    const float err = std::fabs(got.data()[i] - want.data()[i]);
-    worst = std::max(worst, err / (std::fabs(want.data()[i]) + 1e-30f));
-    if (err > relative_tolerance * std::fabs(want.data()[i]) + absolute_floor * scale) ++bad;
-  }
-  INFO("worst relative error " << worst << ", scale " << scale);
-  CHECK(bad == 0);
-}
-
-template <class Net>
-void check_parity(std::uint32_t seed) {
-  using train_model = fn::model<Net, fn::mode::train>;
-  train_model m{seed};
-  train_a_little(m, seed);
-  fn::model<Net, fn::mode::infer> deployed{m};
-  for (std::size_t n : {std::size_t{1}, std::size_t{3}, std::size_t{64}}) {
-    CAPTURE(n);
-    const auto x = random_tensor<typename train_model::input_tensor>(batch_shape<Net>(n), seed + static_cast<std::uint32_t>(n));
-    const auto want = m.eval_forward(x);
-    check_close(deployed.forward(x), want);
-  }
-}
 
 }  // namespace
 

@@ -13,6 +13,7 @@
 #include <random>
 #include <vector>
 
+#include "../../bench/zoo/nets.hpp"
 #include "reference/model/nets.hpp"
 
 namespace {
@@ -123,4 +124,11 @@ TEST_CASE("infer alloc: the const forward with a caller's workspace allocates no
   CHECK(allocations_after_warm_up<fn::test::reference_net, true>() == 0);
   CHECK(allocations_after_warm_up<fn::test::mixed_net, true>() == 0);  // reference stages: state copied at warm-up
   CHECK(allocations_after_warm_up<resnet_net, true>() == 0);
+}
+
+TEST_CASE("infer alloc: the zoo's networks allocate nothing after warm-up") {
+  CHECK(allocations_after_warm_up<fn::zoo::lenet5>() == 0);
+  CHECK(allocations_after_warm_up<fn::zoo::vgg>() == 0);
+  CHECK(allocations_after_warm_up<fn::zoo::cifar_resnet20>() == 0);          // residual stages' inner buffers
+  CHECK(allocations_after_warm_up<fn::zoo::mobilenet, true>() == 0);         // depthwise, global pool
 }

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// The register-tile rule of the direct convolution kernel, as plain constexpr arithmetic: the kernel uses it to
-// pick its tile and the plan uses it to decide whether the kernel can run a convolution, so both agree.
+// The register-tile rules of the direct and depthwise convolution kernels, as plain constexpr arithmetic: the
+// kernels use them to pick their tiles and the plan to decide whether a kernel can run a convolution, so both agree.
 #pragma once
 
 #include <cstddef>
@@ -47,6 +47,12 @@ constexpr std::size_t direct_conv_default_cols(std::size_t cin, std::size_t cout
   if (v == 0 || stride == 0 || w + 2 * pad < k) return 0;
   const std::size_t wout = (w + 2 * pad - k) / stride + 1;
   return conv_tile_cols(registers, conv_tile_vectors(cout, v), conv_tiny_cin(cin), k, pool, wout / pool * pool);
+}
+
+/// Registers a depthwise tile needs (kernels/depthwise_conv.hpp): the accumulators, the K weights of one kernel
+/// row of one channel vector, one input vector.
+constexpr std::size_t depthwise_tile_registers(std::size_t vectors, std::size_t cols, std::size_t k) {
+  return vectors * cols + k + 1;
 }
 
 }  // namespace fusenet::detail

@@ -28,6 +28,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "fusenet/kernels/conv_blocked.hpp"
+#include "fusenet/detail/direct_conv_tile.hpp"
 #include "fusenet/kernels/fma.hpp"
 #include "fusenet/kernels/layout.hpp"
 #include "fusenet/kernels/registers.hpp"
@@ -64,11 +65,7 @@ struct depthwise_tile {
   static constexpr std::size_t cols = Cols;
 };
 
-/// Registers a depthwise tile needs: the accumulators, the K weights of one kernel row of one channel vector,
-/// one input vector.
-constexpr std::size_t depthwise_tile_registers(std::size_t vectors, std::size_t cols, std::size_t k) {
-  return vectors * cols + k + 1;
-}
+using fusenet::detail::depthwise_tile_registers;  // the rule the plan reads too
 
 /// Whether Tile keeps its accumulators and live vectors in Arch's register file for a K×K kernel (else it spills).
 template <class Tile, std::size_t K, class Arch = xsimd::default_arch>

@@ -46,9 +46,11 @@ std::array<std::string, sizeof...(Layers)> stage_texts(type_list<Layers...>) {
 constexpr const char* executor_name(executor e) {
   switch (e) {
     case executor::direct_conv: return "direct_conv";
+    case executor::depthwise_conv: return "depthwise_conv";
     case executor::gemm_conv: return "gemm_conv";
     case executor::dense: return "dense";
     case executor::residual: return "residual";
+    case executor::global_pool: return "global_pool";
     case executor::reference: return "reference";
     case executor::fused_train: return "fused_train";
     case executor::layer: return "layer";

@@ -19,9 +19,11 @@ namespace fusenet {
 /// Which code runs a stage.
 enum class executor {
   direct_conv,  ///< inference: conv + bias + ReLU + 2×2 pool in registers on bordered NHWC (kernels/conv_blocked.hpp)
+  depthwise_conv,  ///< inference: one filter per channel, channels in the lanes, bias + ReLU fused, bordered NHWC
   gemm_conv,    ///< inference: im2col + GEMM on NCHW with folded weights, then ReLU / pool in one loop
   dense,        ///< inference: folded weights; GEMV up to stream_batch samples, blocked GEMM above
   residual,     ///< inference: the block's and the shortcut's own plans, then the add and ReLU in one pass
+  global_pool,  ///< inference: global average pool of whichever layout its producer writes, into C features
   reference,    ///< the trainer's layer code in evaluation semantics (layers no fused executor takes)
   fused_train,  ///< training: conv / dense with batch statistics, ReLU and pool (model/train_stage.hpp)
   layer,        ///< training: one layer's own forward and backward (model/node.hpp)
@@ -77,10 +79,10 @@ using network_from_t = typename detail::network_from<In, List>::type;
 
 namespace detail {
 
-/// What an executor reads without converting: the direct kernel bordered NHWC, the others NCHW.
-constexpr layout native_input(executor e) { return e == executor::direct_conv ? layout::nhwc : layout::nchw; }
-/// What an executor writes without converting: the direct kernel NHWC, the others NCHW.
-constexpr layout native_output(executor e) { return e == executor::direct_conv ? layout::nhwc : layout::nchw; }
+/// Whether an executor computes on bordered NHWC (its producer writes the border its padding needs).
+constexpr bool reads_nhwc(executor e) { return e == executor::direct_conv || e == executor::depthwise_conv; }
+/// What an executor writes without converting: the NHWC kernels NHWC, the others NCHW.
+constexpr layout native_output(executor e) { return reads_nhwc(e) ? layout::nhwc : layout::nchw; }
 
 constexpr std::size_t floats_in(layout lo, dims d, std::size_t border) {
   if (lo == layout::nchw || !d.spatial()) return d.size();
@@ -105,11 +107,13 @@ constexpr edge residual_input() {
 template <std::size_t N>
 constexpr executor infer_executor_of(const stage& s, const std::array<layer_facts, N>& l, const target& t) {
   if (s.kind == stage_kind::conv) {
-    const std::size_t pool = s.pool == stage_pool::none ? 1 : 2;
-    return fusable_direct_conv(conv_facts_of(l[s.main()], pool), t) ? executor::direct_conv : executor::gemm_conv;
+    const conv_facts c = conv_facts_of(l[s.main()], s.pool == stage_pool::none ? 1 : 2);
+    if (fusable_depthwise_conv(c, t)) return executor::depthwise_conv;
+    return fusable_direct_conv(c, t) ? executor::direct_conv : executor::gemm_conv;
   }
   if (s.kind == stage_kind::dense) return executor::dense;
   if (s.kind == stage_kind::residual) return executor::residual;
+  if (l[s.first].op == layer_op::global_avg_pool) return executor::global_pool;
   return executor::reference;
 }
 
@@ -136,12 +140,13 @@ constexpr std::array<stage_record, N> infer_records(const std::array<stage, N>& 
   for (std::size_t s = 0; s + 1 < count; ++s) {
     stage_record& next = r[s + 1];
     edge e{};
-    if (next.exec == executor::direct_conv) {
+    if (reads_nhwc(next.exec)) {
       e = {layout::nhwc, l[next.st.main()].pad};
     } else if (next.exec == executor::residual) {
       e = residual_in[next.st.first];
-    } else if (next.exec == executor::dense && next.st.flatten && r[s].out.spatial()) {
-      e = {native_output(r[s].exec), 0};
+    } else if ((next.exec == executor::dense && next.st.flatten && r[s].out.spatial()) ||
+               next.exec == executor::global_pool) {
+      e = {native_output(r[s].exec), 0};  // read as written: permuted weights, or a sum over pixels
     }
     r[s].out_layout = e.lo, r[s].out_border = e.border;
     next.in_layout = e.lo, next.in_border = e.border;
@@ -151,14 +156,14 @@ constexpr std::array<stage_record, N> infer_records(const std::array<stage, N>& 
     stage_record& x = r[s];
     x.out_floats = floats_in(x.out_layout, x.out, x.out_border);
     const dims conv_out = l[x.st.main()].out;
-    if (x.exec == executor::direct_conv) {
+    if (reads_nhwc(x.exec)) {
       // converting the user's NCHW input in, or the kernel's NHWC output to an NCHW consumer
       const std::size_t in_copy = x.in_layout == layout::nchw ? floats_in(layout::nhwc, x.in, l[x.st.main()].pad) : 0;
       const std::size_t out_copy = x.out_layout == layout::nchw ? floats_in(layout::nhwc, x.out, 0) : 0;
       x.work_floats = in_copy > out_copy ? in_copy : out_copy;
     } else if (x.exec == executor::gemm_conv) {
       x.work_floats = conv_out.size();  // the conv output before the pool, or before the NHWC hand-over
-    } else if (x.exec == executor::reference) {
+    } else if (x.exec == executor::reference || x.exec == executor::global_pool) {
       x.work_floats = x.out_layout == layout::nhwc ? x.out.size() : 0;  // NCHW result before the hand-over
     }
   }
@@ -214,7 +219,7 @@ struct infer_wants {
   using free_plan = infer_plan_of<Net, Target, edge{}, edge{}>;
   static constexpr edge first = [] {
     constexpr stage_record r0 = free_plan::records[0];
-    if constexpr (r0.exec == executor::direct_conv)
+    if constexpr (reads_nhwc(r0.exec))
       return edge{layout::nhwc, free_plan::facts[r0.st.main()].pad};
     else
       return edge{};

@@ -90,6 +90,17 @@ constexpr bool direct_conv_tile_fits(const conv_facts& c, const target& t) {
                                           t.vector_width, t.vector_registers) > 0;
 }
 
+/// The depthwise kernel's geometry (kernels/depthwise_conv.hpp): one filter per channel (groups = input channels
+/// = output channels), stride 1 or 2, undilated, no pool fused after it, the kernel fitting the padded input, and
+/// channels that fill whole SIMD vectors of the target (they sit in the lanes); its smallest tile (one vector,
+/// one pixel, a kernel row of weights) fits the register file.
+constexpr bool fusable_depthwise_conv(const conv_facts& c, const target& t) {
+  return c.groups > 1 && c.groups == c.in_channels && c.groups == c.out_channels && (c.stride == 1 || c.stride == 2) &&
+         c.dilation == 1 && c.pool == 1 && t.vector_width > 0 && c.out_channels % t.vector_width == 0 &&
+         c.kernel <= c.height + 2 * c.pad && c.kernel <= c.width + 2 * c.pad &&
+         detail::depthwise_tile_registers(1, 1, c.kernel) <= t.vector_registers;
+}
+
 /// A convolution runs on the direct kernel when both its geometry and its register tile suit the target.
 constexpr bool fusable_direct_conv(const conv_facts& c, const target& t) {
   return direct_conv_geometry(c, t) && direct_conv_tile_fits(c, t);

@@ -95,7 +95,7 @@ static_assert(is(infer<resnet, avx512>[0], executor::direct_conv, layout::nchw, 
 static_assert(is(infer<resnet, avx512>[1], executor::residual, layout::nhwc, 1, layout::nhwc, 1));
 static_assert(is(infer<resnet, avx512>[2], executor::residual, layout::nhwc, 1, layout::nchw, 0));
 static_assert(is(infer<resnet, avx512>[3], executor::residual, layout::nchw, 0, layout::nchw, 0));
-static_assert(is(infer<resnet, avx512>[4], executor::reference, layout::nchw, 0, layout::nchw, 0));  // global pool
+static_assert(is(infer<resnet, avx512>[4], executor::global_pool, layout::nchw, 0, layout::nchw, 0));
 static_assert(edges_agree(infer<resnet, avx512>, 6));
 // inside the first identity block: both convs direct, on the residual's own edges
 using block1 = fn::detail::residual_plans<fn::detail::network_plan<resnet, avx512>, 1>::block;
@@ -103,23 +103,33 @@ static_assert(block1::count == 2);
 static_assert(is(block1::records[0], executor::direct_conv, layout::nhwc, 1, layout::nhwc, 1));
 static_assert(is(block1::records[1], executor::direct_conv, layout::nhwc, 1, layout::nhwc, 1));
 static_assert(std::is_void_v<fn::detail::residual_plans<fn::detail::network_plan<resnet, avx512>, 1>::shortcut>);
-// the stride-2 block: its first conv and the projection on the GEMM, its second conv direct
+// the stride-2 block: its convs and the 1×1 stride-2 projection all on the direct kernel (16 channels fill no
+// AVX-512 vector, 32 do)
 using down_plans = fn::detail::residual_plans<fn::detail::network_plan<resnet, avx512>, 3>;
-static_assert(is(down_plans::block::records[0], executor::gemm_conv, layout::nchw, 0, layout::nhwc, 1));
+static_assert(is(down_plans::block::records[0], executor::direct_conv, layout::nchw, 0, layout::nhwc, 1));
 static_assert(is(down_plans::block::records[1], executor::direct_conv, layout::nhwc, 1, layout::nchw, 0));
-static_assert(is(down_plans::shortcut::records[0], executor::gemm_conv, layout::nchw, 0, layout::nchw, 0));
+static_assert(is(down_plans::shortcut::records[0], executor::direct_conv, layout::nchw, 0, layout::nchw, 0));
 // training: the residual blocks are layers of their own
 static_assert(train<resnet>[1].exec == executor::layer);
 
-// 5. MobileNet-style depthwise-separable blocks: the depthwise conv (groups = channels) is not the direct kernel's.
+// 5. MobileNet-style depthwise-separable blocks: depthwise (groups = channels) and pointwise convs alternate on
+//    bordered NHWC from the first conv to the global pool, which sums the NHWC pixels into the head's features.
 using mobilenet =
     fn::sequential<input<3, 32, 32>, conv2d<32, 3, padding<1>, bias<false>>, batch_norm, relu,
                    conv2d<32, 3, padding<1>, groups<32>, bias<false>>, batch_norm, relu, conv2d<64, 1, bias<false>>,
                    batch_norm, relu, conv2d<64, 3, stride<2>, padding<1>, groups<64>, bias<false>>, batch_norm, relu,
                    conv2d<128, 1, bias<false>>, batch_norm, relu, global_avg_pool, flatten, dense<10>>;
 static_assert(fn::stage_count<mobilenet, fn::mode::infer> == 7);
-static_assert(infer<mobilenet, avx512>[0].exec == executor::direct_conv);
-static_assert(infer<mobilenet, avx512>[2].exec == executor::direct_conv);  // the pointwise 1×1 conv
+static_assert(is(infer<mobilenet, avx512>[0], executor::direct_conv, layout::nchw, 0, layout::nhwc, 1));
+static_assert(is(infer<mobilenet, avx512>[1], executor::depthwise_conv, layout::nhwc, 1, layout::nhwc, 0));
+static_assert(is(infer<mobilenet, avx512>[2], executor::direct_conv, layout::nhwc, 0, layout::nhwc, 1));  // 1×1
+static_assert(is(infer<mobilenet, avx512>[3], executor::depthwise_conv, layout::nhwc, 1, layout::nhwc, 0));  // s2
+static_assert(is(infer<mobilenet, avx512>[5], executor::global_pool, layout::nhwc, 0, layout::nchw, 0));
+static_assert(infer<mobilenet, avx2>[1].exec == executor::depthwise_conv);
+// 8 channels fill no AVX-512 vector: that depthwise conv falls back to the GEMM (and reads NCHW)
+using narrow = fn::sequential<input<8, 16, 16>, conv2d<8, 3, padding<1>, groups<8>>, relu, flatten, dense<4>>;
+static_assert(infer<narrow, avx512>[0].exec == executor::gemm_conv);
+static_assert(infer<narrow, avx2>[0].exec == executor::depthwise_conv);
 static_assert(edges_agree(infer<mobilenet, avx512>, 7) && edges_agree(infer<mobilenet, avx2>, 7));
 static_assert(fn::stage_count<mobilenet, fn::mode::train> == 8);
 
