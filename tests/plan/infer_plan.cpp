@@ -99,12 +99,19 @@ static_assert(!fn::fusable_direct_conv(with(plain, &fn::conv_facts::kernel, 2), 
 static_assert(!fn::fusable_direct_conv(with(plain, &fn::conv_facts::out_channels, 24), avx512));
 static_assert(fn::fusable_direct_conv(with(plain, &fn::conv_facts::out_channels, 24), avx2));
 static_assert(!fn::fusable_direct_conv(with(plain, &fn::conv_facts::kernel, 17), avx512));  // larger than 14 + 2
-// the register tile: 1 input channel keeps a kernel row of weights in registers (K·vectors more): a 7×7 kernel
-// with 2 vectors needs 14 + 2 + 1 registers before any pixel, which 16 registers cannot hold
-static_assert(fn::direct_conv_tile_fits(with(with(plain, &fn::conv_facts::in_channels, 1), &fn::conv_facts::kernel, 7),
+// the register tile: 1 input channel keeps a kernel row of weights in registers (K·vectors more). A 7×7 kernel
+// with 2 vectors needs 14 + 2 + 1 registers before any pixel, more than AVX2's 16: the tile drops to 1 vector
+// (7 + 1 + 1 and 7 pixels). A 13×13 kernel leaves no pixel even then.
+constexpr fn::conv_facts stem = with(with(with(plain, &fn::conv_facts::in_channels, 1), &fn::conv_facts::kernel, 7),
+                                     &fn::conv_facts::height, 32);
+static_assert(fn::direct_conv_tile_fits(with(stem, &fn::conv_facts::width, 32), avx512));
+static_assert(fn::direct_conv_tile_fits(with(stem, &fn::conv_facts::width, 32), avx2));
+static_assert(fusenet::detail::conv_default_tile(1, 64, 7, 1, 32, 8, 16).vectors == 1);
+static_assert(fusenet::detail::conv_default_tile(1, 64, 7, 1, 32, 16, 32).vectors == 2);
+static_assert(!fn::direct_conv_tile_fits(with(with(stem, &fn::conv_facts::width, 32), &fn::conv_facts::kernel, 15),
+                                         avx2));
+static_assert(fn::direct_conv_tile_fits(with(with(stem, &fn::conv_facts::width, 32), &fn::conv_facts::kernel, 15),
                                         avx512));
-static_assert(!fn::direct_conv_tile_fits(
-    with(with(plain, &fn::conv_facts::in_channels, 1), &fn::conv_facts::kernel, 7), avx2));
 
 // applied to whole stages of the nets above, through the execution plan
 template <class Net, fn::target T = fn::build_target>
@@ -116,7 +123,8 @@ static_assert(infer_plan<mixed, avx512>[0].exec == fn::executor::gemm_conv);  //
 static_assert(infer_plan<mixed, avx2>[0].exec == fn::executor::direct_conv);   // stride 2, one AVX2 vector
 static_assert(infer_plan<mixed, avx512>[6].exec == fn::executor::gemm_conv);  // 6 output channels
 static_assert(infer_plan<mixed, avx512>[2].exec == fn::executor::residual);
-static_assert(infer_plan<mixed, avx512>[4].exec == fn::executor::reference);  // max_pool<3, stride<1>, padding<1>>
+static_assert(infer_plan<mixed, avx512>[4].exec == fn::executor::pool);       // max_pool<3, stride<1>, padding<1>>
+static_assert(infer_plan<mixed, avx512>[7].exec == fn::executor::reference);  // tanh
 static_assert(infer_plan<resnet, avx512>[0].exec == fn::executor::direct_conv);
 static_assert(infer_plan<resnet, fn::targets::sse>[0].exec == fn::executor::direct_conv);
 

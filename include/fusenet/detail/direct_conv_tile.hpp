@@ -39,6 +39,23 @@ constexpr std::size_t conv_tile_cols(std::size_t registers, std::size_t vectors,
   return best;
 }
 
+/// A register tile: vector blocks of output channels × pixels of one row (cols 0: no tile fits).
+struct conv_tile_choice {
+  std::size_t vectors = 0, cols = 0;
+};
+
+/// The default tile for Cin → Cout with a K×K kernel whose pooled rows have `wc` conv-output columns, on a target
+/// with vector width v and `registers` vector registers: 2 vectors when the channels allow, 1 when 2 leave no
+/// room for a pixel (a 7×7 tiny-Cin stem on 16 registers), columns by conv_tile_cols.
+constexpr conv_tile_choice conv_default_tile(std::size_t cin, std::size_t cout, std::size_t k, std::size_t pool,
+                                             std::size_t wc, std::size_t v, std::size_t registers) {
+  const bool reuse = conv_tiny_cin(cin);
+  std::size_t vectors = conv_tile_vectors(cout, v);
+  std::size_t cols = conv_tile_cols(registers, vectors, reuse, k, pool, wc);
+  if (cols == 0 && vectors == 2) vectors = 1, cols = conv_tile_cols(registers, 1, reuse, k, pool, wc);
+  return {vectors, cols};
+}
+
 /// The default tile's column count for a K×K convolution with padding pad and stride `stride` on a map of width
 /// w, pooled by `pool` (1 or 2), on a target with vector width v and `registers` vector registers (0: no tile fits).
 constexpr std::size_t direct_conv_default_cols(std::size_t cin, std::size_t cout, std::size_t w, std::size_t k,
@@ -46,7 +63,7 @@ constexpr std::size_t direct_conv_default_cols(std::size_t cin, std::size_t cout
                                                std::size_t registers) {
   if (v == 0 || stride == 0 || w + 2 * pad < k) return 0;
   const std::size_t wout = (w + 2 * pad - k) / stride + 1;
-  return conv_tile_cols(registers, conv_tile_vectors(cout, v), conv_tiny_cin(cin), k, pool, wout / pool * pool);
+  return conv_default_tile(cin, cout, k, pool, wout / pool * pool, v, registers).cols;
 }
 
 /// Registers a depthwise tile needs (kernels/depthwise_conv.hpp): the accumulators, the K weights of one kernel

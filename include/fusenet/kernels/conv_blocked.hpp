@@ -60,7 +60,7 @@ namespace detail {
 
 /// The compile-time geometry of one fused convolution stage.
 template <std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, std::size_t K, std::size_t Pad,
-          std::size_t PoolWindow, std::size_t OutBorder, class Arch, std::size_t Stride = 1>
+          std::size_t PoolWindow, std::size_t OutBorder, class Arch, std::size_t Stride = 1, std::size_t InBorder = Pad>
 struct conv_geometry {
   using vec = xsimd::batch<float, Arch>;
   static constexpr std::size_t v = vec::size;
@@ -70,26 +70,27 @@ struct conv_geometry {
   // conv rows/cols that feed the pool (floor mode drops an odd last one), and the stored map
   static constexpr std::size_t hc = hout / PoolWindow * PoolWindow, wc = wout / PoolWindow * PoolWindow;
   static constexpr std::size_t ho = hout / PoolWindow, wo = wout / PoolWindow;
-  static constexpr std::size_t in_row = (W + 2 * Pad) * Cin;
-  static constexpr std::size_t in_image = (H + 2 * Pad) * in_row;
+  // the input image may carry a wider zero border than the padding (a residual's input, read by the block's 3×3
+  // conv with padding 1 and by the 1×1 projection with none): the taps start InBorder − Pad pixels in
+  static_assert(InBorder >= Pad, "fusenet: conv kernel: the input border must cover the padding");
+  static constexpr std::size_t in_row = (W + 2 * InBorder) * Cin;
+  static constexpr std::size_t in_image = (H + 2 * InBorder) * in_row;
+  static constexpr std::size_t in_origin = (InBorder - Pad) * (in_row + Cin);
   static constexpr std::size_t out_row = (wo + 2 * OutBorder) * Cout;
   static constexpr std::size_t out_image = (ho + 2 * OutBorder) * out_row;
   static constexpr std::size_t out_border = OutBorder;
   static constexpr std::size_t w_block = K * K * Cin * v;  // floats per packed block of v output channels
 };
 
-using fusenet::detail::conv_tile_cols;
 using fusenet::detail::conv_tile_registers;
-using fusenet::detail::conv_tile_vectors;
 using fusenet::detail::conv_tiny_cin;
 
 template <class Geo, class Arch>
 struct default_tile {
   // the rule lives in detail/direct_conv_tile.hpp, where the plan reads it too
-  static constexpr std::size_t vectors = conv_tile_vectors(Geo::cout, Geo::v);
-  static constexpr bool reuse = conv_tiny_cin(Geo::cin);
-  using type = conv_tile<vectors, conv_tile_cols(vector_registers<Arch>, vectors, reuse, Geo::k, Geo::pool, Geo::wc),
-                         reuse>;
+  static constexpr fusenet::detail::conv_tile_choice choice =
+      fusenet::detail::conv_default_tile(Geo::cin, Geo::cout, Geo::k, Geo::pool, Geo::wc, Geo::v, vector_registers<Arch>);
+  using type = conv_tile<choice.vectors, choice.cols, conv_tiny_cin(Geo::cin)>;
 };
 
 /// What a tile does with its accumulators: store them (no pool), keep the horizontal pool of the first conv
@@ -231,7 +232,7 @@ template <class Geo, class Tile, class Pool, class Act>
   constexpr bool reuse = Tile::input_reuse;
   constexpr std::size_t full = Geo::wc / cols, tail = Geo::wc % cols;
   constexpr std::size_t s = Geo::stride;
-  const float* ib = in + row * p * s * Geo::in_row;
+  const float* ib = in + Geo::in_origin + row * p * s * Geo::in_row;
   const float* wb = w + first_vector * Geo::w_block;
   const float* bb = bias + first_vector * Geo::v;
   float* ob = out + (Geo::out_border + row) * Geo::out_row + Geo::out_border * cout + first_vector * Geo::v;
@@ -332,16 +333,16 @@ inline void conv_bias_relu_pool_image(const float* in, const float* packed_w, co
 
 /// Fused conv K×K with stride Stride and zero padding Pad + bias + activation + optional 2×2 pool, with an
 /// explicit tile. The tile's pixels are Stride input columns apart; everything else is as at stride 1.
-/// Requires: `in` is bordered NHWC [batch][H+2Pad][W+2Pad][Cin] with a zero border; `packed_w` comes from
+/// Requires: `in` is bordered NHWC [batch][H+2B][W+2B][Cin] with a zero border of B = InBorder ≥ Pad pixels; `packed_w` comes from
 /// pack_conv_weights<Cin, Cout, K, Arch> and is aligned to V floats; `bias` has Cout floats; `out` holds
 /// batch · nhwc_image_size<Cout, Ho, Wo, OutBorder> floats, Ho = ((H + 2Pad − K) / Stride + 1) / PoolWindow
 /// (likewise Wo). Ensures: `out` is bordered NHWC with a zero border of OutBorder pixels, ready for the next stage.
-template <class Tile, std::size_t Stride, std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W,
-          std::size_t K, std::size_t Pad, std::size_t PoolWindow, class Pool, class Act, std::size_t OutBorder,
-          class Arch = xsimd::default_arch>
+template <class Tile, std::size_t Stride, std::size_t InBorder, std::size_t Cin, std::size_t Cout, std::size_t H,
+          std::size_t W, std::size_t K, std::size_t Pad, std::size_t PoolWindow, class Pool, class Act,
+          std::size_t OutBorder, class Arch = xsimd::default_arch>
 inline void conv_stride_bias_relu_pool_tiled(const float* in, const float* packed_w, const float* bias, float* out,
                                              std::size_t batch) {
-  using geo = detail::conv_geometry<Cin, Cout, H, W, K, Pad, PoolWindow, OutBorder, Arch, Stride>;
+  using geo = detail::conv_geometry<Cin, Cout, H, W, K, Pad, PoolWindow, OutBorder, Arch, Stride, InBorder>;
   constexpr std::size_t v = geo::v, nv = Tile::vectors;
   detail::check_conv_tile<Tile, Cin, Cout, H, W, K, Pad, PoolWindow, Arch, Stride>();
   assert(reinterpret_cast<std::uintptr_t>(packed_w) % (v * sizeof(float)) == 0);
@@ -378,21 +379,21 @@ template <class Tile, std::size_t Cin, std::size_t Cout, std::size_t H, std::siz
           class Arch = xsimd::default_arch>
 inline void conv_bias_relu_pool_tiled(const float* in, const float* packed_w, const float* bias, float* out,
                                       std::size_t batch) {
-  conv_stride_bias_relu_pool_tiled<Tile, 1, Cin, Cout, H, W, K, Pad, PoolWindow, Pool, Act, OutBorder, Arch>(
+  conv_stride_bias_relu_pool_tiled<Tile, 1, Pad, Cin, Cout, H, W, K, Pad, PoolWindow, Pool, Act, OutBorder, Arch>(
       in, packed_w, bias, out, batch);
 }
 
-/// Fused conv K×K (stride Stride, zero padding Pad) + bias + activation (act_none / act_relu) + optional 2×2
-/// pool (PoolWindow 1: none; 2: Pool = pool_max / pool_avg), bordered NHWC in and out, with the default tile.
+/// Fused conv K×K (stride Stride, zero padding Pad, input border InBorder) + bias + activation (act_none /
+/// act_relu) + optional 2×2 pool (PoolWindow 1: none; 2: Pool = pool_max / pool_avg), bordered NHWC in and out, with the default tile.
 /// Requires / Ensures: as conv_stride_bias_relu_pool_tiled.
-template <std::size_t Stride, std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, std::size_t K,
-          std::size_t Pad, std::size_t PoolWindow, class Pool, class Act, std::size_t OutBorder,
+template <std::size_t Stride, std::size_t InBorder, std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W,
+          std::size_t K, std::size_t Pad, std::size_t PoolWindow, class Pool, class Act, std::size_t OutBorder,
           class Arch = xsimd::default_arch>
 inline void conv_stride_bias_relu_pool(const float* in, const float* packed_w, const float* bias, float* out,
                                        std::size_t batch) {
-  conv_stride_bias_relu_pool_tiled<default_conv_tile<Cin, Cout, H, W, K, Pad, PoolWindow, Arch, Stride>, Stride, Cin,
-                                   Cout, H, W, K, Pad, PoolWindow, Pool, Act, OutBorder, Arch>(in, packed_w, bias,
-                                                                                               out, batch);
+  conv_stride_bias_relu_pool_tiled<default_conv_tile<Cin, Cout, H, W, K, Pad, PoolWindow, Arch, Stride>, Stride,
+                                   InBorder, Cin, Cout, H, W, K, Pad, PoolWindow, Pool, Act, OutBorder, Arch>(
+      in, packed_w, bias, out, batch);
 }
 
 /// conv_stride_bias_relu_pool at stride 1.
@@ -400,8 +401,8 @@ template <std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, std::
           std::size_t PoolWindow, class Pool, class Act, std::size_t OutBorder, class Arch = xsimd::default_arch>
 inline void conv_bias_relu_pool(const float* in, const float* packed_w, const float* bias, float* out,
                                 std::size_t batch) {
-  conv_stride_bias_relu_pool<1, Cin, Cout, H, W, K, Pad, PoolWindow, Pool, Act, OutBorder, Arch>(in, packed_w, bias,
-                                                                                                  out, batch);
+  conv_stride_bias_relu_pool<1, Pad, Cin, Cout, H, W, K, Pad, PoolWindow, Pool, Act, OutBorder, Arch>(
+      in, packed_w, bias, out, batch);
 }
 
 }  // namespace fusenet::kernels

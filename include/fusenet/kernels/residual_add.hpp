@@ -47,6 +47,16 @@ void residual_add(float* y, const float* s, std::size_t n) {
         const float v = yi[k] + si[k];
         yi[k] = Relu ? detail::relu_keep_nan(v) : v;
       }
+    } else if constexpr (YL::nhwc && SL::nhwc) {
+      // both NHWC, different borders: each image row's W·C values are contiguous in both
+      for (std::size_t r = 0; r < H; ++r) {
+        float* yr = yi + YL::template at<C, H, W>(0, r, 0);
+        const float* sr = si + SL::template at<C, H, W>(0, r, 0);
+        for (std::size_t k = 0; k < W * C; ++k) {
+          const float v = yr[k] + sr[k];
+          yr[k] = Relu ? detail::relu_keep_nan(v) : v;
+        }
+      }
     } else {
       for (std::size_t c = 0; c < C; ++c)
         for (std::size_t r = 0; r < H; ++r)

@@ -31,6 +31,7 @@
 #include "fusenet/model/stages/direct_conv.hpp"
 #include "fusenet/model/stages/gemm_conv.hpp"
 #include "fusenet/model/stages/global_pool.hpp"
+#include "fusenet/model/stages/pool.hpp"
 #include "fusenet/model/stages/reference.hpp"
 #include "fusenet/model/stages/residual.hpp"
 #include "fusenet/model/stages/runner.hpp"

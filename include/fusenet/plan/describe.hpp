@@ -51,6 +51,7 @@ constexpr const char* executor_name(executor e) {
     case executor::dense: return "dense";
     case executor::residual: return "residual";
     case executor::global_pool: return "global_pool";
+    case executor::pool: return "pool";
     case executor::reference: return "reference";
     case executor::fused_train: return "fused_train";
     case executor::layer: return "layer";

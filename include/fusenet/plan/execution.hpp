@@ -24,6 +24,7 @@ enum class executor {
   dense,        ///< inference: folded weights; GEMV up to stream_batch samples, blocked GEMM above
   residual,     ///< inference: the block's and the shortcut's own plans, then the add and ReLU in one pass
   global_pool,  ///< inference: global average pool of whichever layout its producer writes, into C features
+  pool,         ///< inference: a max / average pool of any window on NHWC, channels in the lanes
   reference,    ///< the trainer's layer code in evaluation semantics (layers no fused executor takes)
   fused_train,  ///< training: conv / dense with batch statistics, ReLU and pool (model/train_stage.hpp)
   layer,        ///< training: one layer's own forward and backward (model/node.hpp)
@@ -81,8 +82,10 @@ namespace detail {
 
 /// Whether an executor computes on bordered NHWC (its producer writes the border its padding needs).
 constexpr bool reads_nhwc(executor e) { return e == executor::direct_conv || e == executor::depthwise_conv; }
+/// Whether an executor writes NHWC without converting (a residual: its block's last conv does).
+constexpr bool writes_nhwc(executor e) { return reads_nhwc(e) || e == executor::pool || e == executor::residual; }
 /// What an executor writes without converting: the NHWC kernels NHWC, the others NCHW.
-constexpr layout native_output(executor e) { return reads_nhwc(e) ? layout::nhwc : layout::nchw; }
+constexpr layout native_output(executor e) { return writes_nhwc(e) ? layout::nhwc : layout::nchw; }
 
 constexpr std::size_t floats_in(layout lo, dims d, std::size_t border) {
   if (lo == layout::nchw || !d.spatial()) return d.size();
@@ -95,10 +98,18 @@ struct infer_wants;
 /// The facts of a residual layer for Target: what its block's plan reads first, and whether it has a projection.
 template <class Layer, dims In, target Target>
 constexpr edge residual_input() {
-  if constexpr (Layer::shortcut_list::size != 0) {
-    return {};  // the projection (and its stride) reads NCHW
+  using block = infer_wants<network_from_t<In, typename Layer::block_list>, Target>;
+  if constexpr (Layer::shortcut_list::size == 0) {
+    return block::first;  // the identity shortcut is added in whatever layout the block reads
   } else {
-    return infer_wants<network_from_t<In, typename Layer::block_list>, Target>::first;
+    // a projection on the direct kernel reads the block's bordered NHWC too: its taps start inside a border
+    // at least as wide as its padding (a 1×1 projection has none)
+    using projection = infer_wants<network_from_t<In, typename Layer::shortcut_list>, Target>;
+    if constexpr (block::first.lo == layout::nhwc && projection::first_exec == executor::direct_conv &&
+                  projection::first.border <= block::first.border)
+      return block::first;
+    else
+      return {};
   }
 }
 
@@ -114,6 +125,7 @@ constexpr executor infer_executor_of(const stage& s, const std::array<layer_fact
   if (s.kind == stage_kind::dense) return executor::dense;
   if (s.kind == stage_kind::residual) return executor::residual;
   if (l[s.first].op == layer_op::global_avg_pool) return executor::global_pool;
+  if (l[s.first].op == layer_op::max_pool || l[s.first].op == layer_op::avg_pool) return executor::pool;
   return executor::reference;
 }
 
@@ -142,6 +154,8 @@ constexpr std::array<stage_record, N> infer_records(const std::array<stage, N>& 
     edge e{};
     if (reads_nhwc(next.exec)) {
       e = {layout::nhwc, l[next.st.main()].pad};
+    } else if (next.exec == executor::pool) {
+      e = {layout::nhwc, 0};  // the pool clips its windows to the real pixels: no border
     } else if (next.exec == executor::residual) {
       e = residual_in[next.st.first];
     } else if ((next.exec == executor::dense && next.st.flatten && r[s].out.spatial()) ||
@@ -160,6 +174,10 @@ constexpr std::array<stage_record, N> infer_records(const std::array<stage, N>& 
       // converting the user's NCHW input in, or the kernel's NHWC output to an NCHW consumer
       const std::size_t in_copy = x.in_layout == layout::nchw ? floats_in(layout::nhwc, x.in, l[x.st.main()].pad) : 0;
       const std::size_t out_copy = x.out_layout == layout::nchw ? floats_in(layout::nhwc, x.out, 0) : 0;
+      x.work_floats = in_copy > out_copy ? in_copy : out_copy;
+    } else if (x.exec == executor::pool) {
+      const std::size_t in_copy = x.in_layout == layout::nchw ? x.in.size() : 0;
+      const std::size_t out_copy = x.out_layout == layout::nchw ? x.out.size() : 0;
       x.work_floats = in_copy > out_copy ? in_copy : out_copy;
     } else if (x.exec == executor::gemm_conv) {
       x.work_floats = conv_out.size();  // the conv output before the pool, or before the NHWC hand-over
@@ -217,6 +235,7 @@ struct infer_plan_of {
 template <class Net, target Target>
 struct infer_wants {
   using free_plan = infer_plan_of<Net, Target, edge{}, edge{}>;
+  static constexpr executor first_exec = free_plan::records[0].exec;
   static constexpr edge first = [] {
     constexpr stage_record r0 = free_plan::records[0];
     if constexpr (reads_nhwc(r0.exec))

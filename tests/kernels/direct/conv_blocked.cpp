@@ -39,7 +39,8 @@ void check_close(const std::vector<float>& got, const std::vector<float>& want) 
 // Runs the fused kernel and its scalar twin on random data; also checks that the kernel writes every output
 // float (the buffer starts as NaN) and that the border it writes is zero.
 template <std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, std::size_t K, std::size_t Pad,
-          std::size_t PoolWindow, class Pool, class Act, std::size_t OutBorder, class Arch, std::size_t Stride = 1>
+          std::size_t PoolWindow, class Pool, class Act, std::size_t OutBorder, class Arch, std::size_t Stride = 1,
+          std::size_t InBorder = Pad>
 void check_against_scalar(std::size_t batch, unsigned seed) {
   constexpr std::size_t ho = ((H + 2 * Pad - K) / Stride + 1) / PoolWindow;
   constexpr std::size_t wo = ((W + 2 * Pad - K) / Stride + 1) / PoolWindow;
@@ -52,13 +53,13 @@ void check_against_scalar(std::size_t batch, unsigned seed) {
   fk::scalar::conv_bias_relu_pool<Cin, Cout, H, W, K, Pad, PoolWindow, Pool, Act, Stride>(x.data(), w.data(),
                                                                                           b.data(), want.data(), batch);
 
-  fk::aligned_vector<float> xin(batch * fk::nhwc_image_size<Cin, H, W, Pad>);
-  fk::nchw_to_nhwc<Cin, H, W, Pad>(x.data(), xin.data(), batch);
+  fk::aligned_vector<float> xin(batch * fk::nhwc_image_size<Cin, H, W, InBorder>);
+  fk::nchw_to_nhwc<Cin, H, W, InBorder>(x.data(), xin.data(), batch);
   fk::aligned_vector<float> wp(fk::packed_weights_size<Cin, Cout, K>);
   fk::pack_conv_weights<Cin, Cout, K, Arch>(w.data(), wp.data());
   constexpr std::size_t out_image = fk::nhwc_image_size<Cout, ho, wo, OutBorder>;
   fk::aligned_vector<float> yout(batch * out_image, std::numeric_limits<float>::quiet_NaN());
-  fk::conv_stride_bias_relu_pool<Stride, Cin, Cout, H, W, K, Pad, PoolWindow, Pool, Act, OutBorder, Arch>(
+  fk::conv_stride_bias_relu_pool<Stride, InBorder, Cin, Cout, H, W, K, Pad, PoolWindow, Pool, Act, OutBorder, Arch>(
       xin.data(), wp.data(), b.data(), yout.data(), batch);
 
   std::size_t nonzero_border = 0, nan = 0;
@@ -143,6 +144,12 @@ TEST_CASE_TEMPLATE("conv_stride_bias_relu_pool: stride 2 as ResNets and MobileNe
   check_against_scalar<3, 16, 32, 32, 7, 3, 1, fk::pool_max, fk::act_relu, 1, Arch, 2>(1, 74);    // tiny-Cin stem
   check_against_scalar<3, 16, 29, 29, 3, 1, 2, fk::pool_max, fk::act_relu, 0, Arch, 2>(2, 75);    // stride 2 + pool
   check_against_scalar<16, 32, 9, 9, 3, 0, 2, fk::pool_avg, fk::act_relu, 1, Arch, 2>(1, 76);     // 9 -> 4 -> 2
+}
+
+TEST_CASE_TEMPLATE("conv_stride_bias_relu_pool: an input border wider than the padding", Arch, FUSENET_TEST_ARCHS) {
+  // a residual's projection: 1×1, stride 2, no padding, reading the block's input with its border of 1
+  check_against_scalar<16, 32, 14, 14, 1, 0, 1, fk::pool_max, fk::act_none, 1, Arch, 2, 1>(2, 81);
+  check_against_scalar<16, 32, 9, 9, 3, 1, 1, fk::pool_max, fk::act_relu, 0, Arch, 1, 2>(1, 82);
 }
 
 TEST_CASE_TEMPLATE("conv_bias_relu_pool: no relu, no pool, 5x5 kernel, no padding", Arch, FUSENET_TEST_ARCHS) {

@@ -82,7 +82,7 @@ static_assert(is(infer<vgg, avx2>[6], executor::dense, layout::nhwc, 0, layout::
 static_assert(edges_agree(infer<vgg, avx512>, 7) && edges_agree(infer<vgg, avx2>, 7));
 static_assert(fn::stage_count<vgg, fn::mode::train> == 8);  // six fused convs, flatten, the head
 
-// 4. A CIFAR ResNet: identity blocks read and write bordered NHWC; a stride-2 block with a projection reads NCHW.
+// 4. A CIFAR ResNet: bordered NHWC from the stem to the global pool, through identity and projection blocks.
 using basic = residual<conv2d<16, 3, padding<1>, bias<false>>, batch_norm, relu, conv2d<16, 3, padding<1>, bias<false>>,
                        batch_norm>;
 using down = residual<conv2d<32, 3, stride<2>, padding<1>, bias<false>>, batch_norm, relu,
@@ -93,9 +93,10 @@ using resnet = fn::sequential<input<3, 32, 32>, conv2d<16, 3, padding<1>, bias<f
 static_assert(fn::stage_count<resnet, fn::mode::infer> == 6);
 static_assert(is(infer<resnet, avx512>[0], executor::direct_conv, layout::nchw, 0, layout::nhwc, 1));
 static_assert(is(infer<resnet, avx512>[1], executor::residual, layout::nhwc, 1, layout::nhwc, 1));
-static_assert(is(infer<resnet, avx512>[2], executor::residual, layout::nhwc, 1, layout::nchw, 0));
-static_assert(is(infer<resnet, avx512>[3], executor::residual, layout::nchw, 0, layout::nchw, 0));
-static_assert(is(infer<resnet, avx512>[4], executor::global_pool, layout::nchw, 0, layout::nchw, 0));
+static_assert(is(infer<resnet, avx512>[2], executor::residual, layout::nhwc, 1, layout::nhwc, 1));
+// the stride-2 block reads the same bordered NHWC: its 1×1 projection starts its taps inside the border
+static_assert(is(infer<resnet, avx512>[3], executor::residual, layout::nhwc, 1, layout::nhwc, 0));
+static_assert(is(infer<resnet, avx512>[4], executor::global_pool, layout::nhwc, 0, layout::nchw, 0));
 static_assert(edges_agree(infer<resnet, avx512>, 6));
 // inside the first identity block: both convs direct, on the residual's own edges
 using block1 = fn::detail::residual_plans<fn::detail::network_plan<resnet, avx512>, 1>::block;
@@ -103,12 +104,11 @@ static_assert(block1::count == 2);
 static_assert(is(block1::records[0], executor::direct_conv, layout::nhwc, 1, layout::nhwc, 1));
 static_assert(is(block1::records[1], executor::direct_conv, layout::nhwc, 1, layout::nhwc, 1));
 static_assert(std::is_void_v<fn::detail::residual_plans<fn::detail::network_plan<resnet, avx512>, 1>::shortcut>);
-// the stride-2 block: its convs and the 1×1 stride-2 projection all on the direct kernel (16 channels fill no
-// AVX-512 vector, 32 do)
+// the stride-2 block: its convs and the 1×1 stride-2 projection all on the direct kernel, on the block's edges
 using down_plans = fn::detail::residual_plans<fn::detail::network_plan<resnet, avx512>, 3>;
-static_assert(is(down_plans::block::records[0], executor::direct_conv, layout::nchw, 0, layout::nhwc, 1));
-static_assert(is(down_plans::block::records[1], executor::direct_conv, layout::nhwc, 1, layout::nchw, 0));
-static_assert(is(down_plans::shortcut::records[0], executor::direct_conv, layout::nchw, 0, layout::nchw, 0));
+static_assert(is(down_plans::block::records[0], executor::direct_conv, layout::nhwc, 1, layout::nhwc, 1));
+static_assert(is(down_plans::block::records[1], executor::direct_conv, layout::nhwc, 1, layout::nhwc, 0));
+static_assert(is(down_plans::shortcut::records[0], executor::direct_conv, layout::nhwc, 1, layout::nhwc, 0));
 // training: the residual blocks are layers of their own
 static_assert(train<resnet>[1].exec == executor::layer);
 

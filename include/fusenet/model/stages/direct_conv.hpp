@@ -28,8 +28,10 @@ class infer_stage<P, S, executor::direct_conv> {
   using pool = std::conditional_t<F::st.pool == stage_pool::avg, kernels::pool_avg, kernels::pool_max>;
   using act = std::conditional_t<F::st.relu, kernels::act_relu, kernels::act_none>;
   static_assert(F::rec.in_layout == layout::nhwc || S == 0, "fusenet: plan: a direct conv reads bordered NHWC");
-  static_assert(F::rec.in_layout == layout::nchw || F::rec.in_border == pad,
-                "fusenet: plan: the producer of a direct conv writes its padding as the border");
+  static_assert(F::rec.in_layout == layout::nchw || F::rec.in_border >= pad,
+                "fusenet: plan: the producer of a direct conv writes at least its padding as the border");
+  // the border of the image the kernel reads: the producer's, or the padding when this stage converts NCHW
+  static constexpr std::size_t in_border = F::rec.in_layout == layout::nhwc ? F::rec.in_border : pad;
 
  public:
   static constexpr std::size_t gemm_floats = 0;
@@ -49,10 +51,11 @@ class infer_stage<P, S, executor::direct_conv> {
       in = buf.a;
     }
     if constexpr (F::rec.out_layout == layout::nhwc) {
-      kernels::conv_stride_bias_relu_pool<stride, cin, cout, h, w, k, pad, window, pool, act, F::rec.out_border>(
+      kernels::conv_stride_bias_relu_pool<stride, in_border, cin, cout, h, w, k, pad, window, pool, act,
+                                          F::rec.out_border>(
           in, weights_.data(), bias_.data(), y, n);
     } else {
-      kernels::conv_stride_bias_relu_pool<stride, cin, cout, h, w, k, pad, window, pool, act, 0>(
+      kernels::conv_stride_bias_relu_pool<stride, in_border, cin, cout, h, w, k, pad, window, pool, act, 0>(
           in, weights_.data(), bias_.data(), buf.b, n);
       kernels::nhwc_to_nchw<cout, ho, wo, 0>(buf.b, y, n);
     }

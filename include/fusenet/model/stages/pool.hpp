@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: MIT
+// The pool executor: nn.MaxPool2d / nn.AvgPool2d of any window, stride and padding on NHWC (kernels/pool_nhwc.hpp).
+#pragma once
+
+#include <cstddef>
+#include <type_traits>
+
+#include "fusenet/kernels/layout.hpp"
+#include "fusenet/kernels/pool_nhwc.hpp"
+#include "fusenet/model/stages/common.hpp"
+
+namespace fusenet::detail {
+
+/// A pool no conv stage took into its epilogue. It reads unbordered NHWC (converting the user's NCHW when it is
+/// the first stage) and writes the layout and border of its plan record.
+template <class P, std::size_t S>
+class infer_stage<P, S, executor::pool> {
+  using F = infer_stage_facts<P, S>;
+  using L = typename F::layer;
+  static constexpr std::size_t c = F::in.d[0], h = F::in.d[1], w = F::in.d[2];
+  static constexpr std::size_t ho = F::out.d[1], wo = F::out.d[2];
+  using window = std::conditional_t<op_of<L> == layer_op::max_pool, kernels::window_max, kernels::window_mean>;
+  static_assert(F::rec.in_layout == layout::nchw || F::rec.in_border == 0,
+                "fusenet: plan: a pool reads unbordered activations");
+
+ public:
+  static constexpr std::size_t gemm_floats = 0;
+  using state = no_stage_state;
+
+  void load(const tensor_lookup&, state&) {}
+
+  void run(const float* x, float* y, std::size_t n, infer_buffers& buf, state&) const {
+    const float* in = x;
+    if constexpr (F::rec.in_layout == layout::nchw) {
+      kernels::nchw_to_nhwc<c, h, w, 0>(x, buf.a, n);
+      in = buf.a;
+    }
+    if constexpr (F::rec.out_layout == layout::nhwc) {
+      kernels::pool_nhwc<window, c, h, w, L::window, L::step, L::pad, F::rec.out_border>(in, y, n);
+    } else {
+      kernels::pool_nhwc<window, c, h, w, L::window, L::step, L::pad, 0>(in, buf.b, n);
+      kernels::nhwc_to_nchw<c, ho, wo, 0>(buf.b, y, n);
+    }
+  }
+};
+
+}  // namespace fusenet::detail
