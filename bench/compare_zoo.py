@@ -14,7 +14,7 @@ Debian's python3-torch links the reference BLAS, which would make PyTorch's dens
 convolutions needlessly slow. So, for the torch process only, this script unpacks Debian's libopenblas0-pthread
 (apt-get download + dpkg -x, cached in build/openblas) and puts its openblas-pthread folder first on
 LD_LIBRARY_PATH; when that fails, torch runs with whatever BLAS it has, and the output says so. Both processes run
-with the same OMP_WAIT_POLICY (passive unless told otherwise; see --help).
+with the same OMP_WAIT_POLICY (libgomp's default unless told otherwise; see --help).
 Python standard library only; bench-only, never a build or test dependency.
 """
 
