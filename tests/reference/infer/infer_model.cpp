@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: MIT
+// model<Net, mode::infer> loaded from PyTorch's state_dict equals torch.nn.Sequential(...).eval() (fixtures by
+// gen_infer.py): a ResNet-style net (identity and projection residual blocks, stride 2, global pool) and a
+// MobileNet-style net (depthwise and pointwise convs, stride 2, a 3×3 max pool with padding, global pool).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <fusenet/fusenet.hpp>
+#include <fusenet/io/npy.hpp>
+#include <string>
+
+namespace fn = fusenet;
+using namespace fusenet::layers;
+
+namespace {
+
+const std::string root = std::string(FUSENET_REFERENCE_DIR) + "/infer/fixtures/";
+
+using resnet_small = fn::sequential<
+    input<3, 16, 16>, conv2d<16, 3, padding<1>, bias<false>>, batch_norm, relu,
+    residual<conv2d<16, 3, padding<1>, bias<false>>, batch_norm, relu, conv2d<16, 3, padding<1>, bias<false>>,
+             batch_norm>,
+    relu,
+    residual<conv2d<32, 3, stride<2>, padding<1>, bias<false>>, batch_norm, relu, conv2d<32, 3, padding<1>, bias<false>>,
+             batch_norm, shortcut<conv2d<32, 1, stride<2>, bias<false>>, batch_norm>>,
+    relu, global_avg_pool, flatten, dense<10>>;
+
+using mobilenet_small =
+    fn::sequential<input<3, 16, 16>, conv2d<16, 3, padding<1>>, batch_norm, relu,
+                   conv2d<16, 3, padding<1>, groups<16>, bias<false>>, batch_norm, relu, conv2d<32, 1, bias<false>>,
+                   batch_norm, relu, conv2d<32, 3, stride<2>, padding<1>, groups<32>, bias<false>>, batch_norm, relu,
+                   conv2d<64, 1>, batch_norm, relu, max_pool<3, stride<2>, padding<1>>, global_avg_pool, flatten,
+                   dense<10>>;
+
+// |fusenet − torch| ≤ 1e-5·|torch| + 1e-5·max|torch|: float32 against the float64 oracle, with folded BN.
+template <class Net>
+void check_against_torch(const std::string& name) {
+  const std::string dir = root + name + "/";
+  using model_t = fn::model<Net, fn::mode::infer>;
+  model_t m{dir + "weights.safetensors"};
+  typename model_t::input_tensor x = fn::io::load_npy<float>(dir + "x.npy");
+  const auto want = fn::io::load_npy<float>(dir + "y.npy");
+  const auto got = m.forward(x);
+  REQUIRE(got.size() == want.size());
+  float scale = 0.0f;
+  for (float v : want) scale = std::max(scale, std::fabs(v));
+  std::size_t bad = 0;
+  for (std::size_t i = 0; i < want.size(); ++i)
+    if (!(std::fabs(got.data()[i] - want.data()[i]) <= 1e-5f * std::fabs(want.data()[i]) + 1e-5f * scale)) ++bad;
+  CHECK(scale > 0.0f);
+  CHECK(bad == 0);
+}
+
+}  // namespace
+
+TEST_CASE("reference infer: a ResNet-style net from PyTorch's state_dict equals torch's eval output") {
+  static_assert(fn::model<resnet_small, fn::mode::infer>::executor_of(1) == fn::executor::residual);
+  check_against_torch<resnet_small>("resnet_small");
+}
+
+TEST_CASE("reference infer: a MobileNet-style net from PyTorch's state_dict equals torch's eval output") {
+  check_against_torch<mobilenet_small>("mobilenet_small");
+}
