@@ -68,13 +68,13 @@ inline std::string layout_text(layout lo, std::size_t border) {
 template <class Net>
 std::string record_line(const stage_record& r, bool infer) {
   const auto text = stage_texts<Net>(typename Net::layer_list{});
+  constexpr auto facts = facts_table<typename Net::layer_list>::value;
   const stage st = r.st;
   std::string line;
   for (std::size_t k = 0; k < st.count; ++k) {
     const std::size_t i = st.first + k;
     if (k) line += " + ";
-    const std::string_view kind = text[i];
-    if (kind == "batch_norm" && st.kind != stage_kind::single) {
+    if (facts[i].op == layer_op::batch_norm && st.kind != stage_kind::single) {
       line += infer ? "bn(folded)" : "bn(batch stats)";
     } else if (st.kind == stage_kind::residual && k == 0) {
       line += "residual";
