@@ -29,6 +29,9 @@ suites=(kernels model train io data reference gradcheck plan examples)
 #                      does; its extra batches (17, and 1 and 3 after 64) run inside buffers grown for 64, where
 #                      an overrun stays inside the allocation and ASan cannot see it. model/infer runs batches
 #                      1, 3, 64 in buffers grown to each size in turn. (It also replaces operator new.)
+#   model/zoo          runs five whole networks through model<infer> against eval_forward; its TU takes 870 s to
+#                      compile sanitized. reference/infer runs the same executors (residual with identity and
+#                      projection shortcuts, stride 2, depthwise, pool, global pool) sanitized on small nets.
 #   model/threads      runs the forwards of model/infer again, counting pthread_create by defining it, which
 #                      would stand in front of ASan's own interceptor of that function.
 #   train/reproducible runs the reference net's training step, as reference/model and model/infer (Adam steps,
@@ -39,7 +42,7 @@ suites=(kernels model train io data reference gradcheck plan examples)
 #                      in the data suite and the fuzz stage, safetensors in io, training and model<infer> in
 #                      model and reference/model, the example's own code in examples/fashion_mnist summary and
 #                      bad flag.
-skip=(model/infer_alloc model/threads train/reproducible "examples/fashion_mnist non-finite loss"
+skip=(model/infer_alloc model/zoo model/threads train/reproducible "examples/fashion_mnist non-finite loss"
       "reference/checkpoint fashion_mnist eval")
 # Build only what those tests run (their executables, and fashion_mnist for the checkpoint test), not the
 # header, static and compile_fail checks or the tests left out.
