@@ -33,6 +33,7 @@
 #include "fusenet/kernels/conv2d_gemm.hpp"
 #include "fusenet/kernels/conv_blocked.hpp"
 #include "fusenet/kernels/fma.hpp"
+#include "fusenet/kernels/threads.hpp"
 #include "fusenet/kernels/layout.hpp"
 #include "fusenet/kernels/registers.hpp"
 
@@ -144,7 +145,7 @@ struct conv2d_direct {
     static_assert(forward_supported, "fusenet: conv2d_direct: this geometry needs the GEMM convolution");
     prepare(w, s, n);
     const float* b = bias != nullptr ? bias : s.zeros.data();
-    [[maybe_unused]] const int team_size = static_cast<int>(detail::conv2d_threads(n));
+    [[maybe_unused]] const int team_size = static_cast<int>(detail::team_threads(n));
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(team_size) if (team_size > 1)
 #endif
@@ -179,7 +180,7 @@ struct conv2d_direct {
     constexpr std::size_t part_size = K * K * Cin * Cout, per_thread = H * W * Cin + dz_image;
     constexpr std::size_t dz_row = (wo + 2 * grad_pad) * Cout, dz_first = grad_pad * dz_row + grad_pad * Cout;
     const std::size_t chunks = (n + conv2d_dw_chunk - 1) / conv2d_dw_chunk;
-    const std::size_t threads = detail::conv2d_threads(chunks);
+    const std::size_t threads = detail::team_threads(chunks);
     const std::size_t partials = dw != nullptr ? chunks * part_size : 0, bias_partials = db != nullptr ? n * Cout : 0;
     const std::size_t total = partials + bias_partials + threads * per_thread;
     if (workspace.size() < total) workspace.resize(total);
@@ -191,7 +192,7 @@ struct conv2d_direct {
 #pragma omp parallel for schedule(static) num_threads(team_size) if (team_size > 1)
 #endif
     for (std::size_t c = 0; c < chunks; ++c) {
-      float* const dx_nhwc = scratch + detail::conv2d_thread_rank() * per_thread;
+      float* const dx_nhwc = scratch + detail::thread_rank() * per_thread;
       float* const dz_scratch = dx_nhwc + H * W * Cin;
       const std::size_t first = c * conv2d_dw_chunk, last = std::min(n, first + conv2d_dw_chunk);
       for (std::size_t i = first; i < last; ++i) {

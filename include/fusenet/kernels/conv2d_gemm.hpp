@@ -8,12 +8,10 @@
 #include <fusenet/kernels/gemm.hpp>
 #include <fusenet/kernels/im2col.hpp>
 #include <fusenet/kernels/scalar/conv2d.hpp>
+#include <fusenet/kernels/threads.hpp>
 #include <vector>
 #include <xsimd/xsimd.hpp>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace fusenet::kernels {
 
@@ -40,27 +38,6 @@ constexpr im2col_geometry conv2d_windows(const conv2d_geometry& g) {
 /// image itself is the GEMM operand and no im2col buffer is needed.
 constexpr bool conv2d_is_pointwise(const conv2d_geometry& g) {
   return g.kernel == 1 && g.stride == 1 && g.padding == 0;
-}
-
-/// Threads to run `units` independent pieces of work on: 1 without OpenMP or inside a parallel
-/// region (the GEMM then decides alone), otherwise up to omp_get_max_threads().
-inline std::size_t conv2d_threads(std::size_t units) {
-#ifdef _OPENMP
-  if (omp_in_parallel()) return 1;
-  return std::max<std::size_t>(1, std::min(units, static_cast<std::size_t>(omp_get_max_threads())));
-#else
-  (void)units;
-  return 1;
-#endif
-}
-
-/// Rank of the calling thread inside the current team (0 without OpenMP).
-inline std::size_t conv2d_thread_rank() {
-#ifdef _OPENMP
-  return static_cast<std::size_t>(omp_get_thread_num());
-#else
-  return 0;
-#endif
 }
 
 }  // namespace detail
@@ -95,13 +72,13 @@ void conv2d_forward(const conv2d_geometry& g, const float* x, const float* w, co
   const std::size_t cout_g = g.out_channels / g.groups;
   const std::size_t rows = win.channels * g.kernel * g.kernel;  // GEMM depth
   const bool pointwise = detail::conv2d_is_pointwise(g);
-  const std::size_t threads = detail::conv2d_threads(g.batch);
+  const std::size_t threads = detail::team_threads(g.batch);
   const std::size_t col_size = im2col_col_size<Arch>(win);
   const std::size_t per_thread = conv2d_forward_scratch<Arch>(g);
   if (workspace.size() < threads * per_thread) workspace.resize(threads * per_thread);
   float* const scratch = workspace.data();
   auto image = [&](std::size_t n) {
-    float* const col_buffer = scratch + detail::conv2d_thread_rank() * per_thread;
+    float* const col_buffer = scratch + detail::thread_rank() * per_thread;
     for (std::size_t grp = 0; grp < g.groups; ++grp) {
       const float* xg = x + (n * g.in_channels + grp * win.channels) * in_plane;
       float* yg = y + (n * g.out_channels + grp * cout_g) * out_plane;
@@ -157,7 +134,7 @@ void conv2d_backward(const conv2d_geometry& g, const float* x, const float* w, c
   const std::size_t dw_size = g.out_channels * rows;
   const bool pointwise = detail::conv2d_is_pointwise(g);
   const std::size_t chunks = (g.batch + conv2d_dw_chunk - 1) / conv2d_dw_chunk;
-  const std::size_t threads = detail::conv2d_threads(chunks);
+  const std::size_t threads = detail::team_threads(chunks);
   const std::size_t partials = dw != nullptr ? chunks * dw_size : 0;
   const std::size_t col_size = im2col_col_size<Arch>(win);
   // col, dcol and the bordered image
@@ -178,7 +155,7 @@ void conv2d_backward(const conv2d_geometry& g, const float* x, const float* w, c
     }
   }
   auto chunk = [&](std::size_t c) {
-    float* const col = scratch + detail::conv2d_thread_rank() * per_thread;
+    float* const col = scratch + detail::thread_rank() * per_thread;
     float* const dcol = col + col_size;
     float* const bordered = dcol + col_size;
     const std::size_t first = c * conv2d_dw_chunk,

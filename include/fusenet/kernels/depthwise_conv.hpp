@@ -32,10 +32,8 @@
 #include "fusenet/kernels/fma.hpp"
 #include "fusenet/kernels/layout.hpp"
 #include "fusenet/kernels/registers.hpp"
+#include "fusenet/kernels/threads.hpp"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 namespace fusenet::kernels {
 
@@ -244,17 +242,6 @@ inline void depthwise_run_image(const float* in, const float* w, const float* bi
     for (std::size_t row = 0; row < Geo::ho; ++row) depthwise_run_panel_row<Geo, Tile, Act>(in, w, bias, out, row, p);
 }
 
-/// Threads for `units` independent work items: 1 without OpenMP or inside a parallel region (no nested teams).
-inline std::size_t depthwise_threads(std::size_t units) {
-#ifdef _OPENMP
-  if (omp_in_parallel()) return 1;
-  return std::max<std::size_t>(1, std::min(units, static_cast<std::size_t>(omp_get_max_threads())));
-#else
-  (void)units;
-  return 1;
-#endif
-}
-
 /// The compile-time checks of the depthwise kernel on its geometry and tile.
 template <class Tile, std::size_t C, std::size_t H, std::size_t W, std::size_t K, std::size_t Stride,
           std::size_t Pad, class Act, class Arch>
@@ -305,7 +292,7 @@ inline void depthwise_conv_bias_relu_tiled(const float* in, const float* packed_
   assert(reinterpret_cast<std::uintptr_t>(packed_w) % (geo::v * sizeof(float)) == 0);
   constexpr std::size_t panels = detail::depthwise_panels<geo, Tile>::count, rows = geo::ho;
   const std::size_t items = n * panels * rows;
-  const std::size_t team = detail::depthwise_threads(items);
+  const std::size_t team = detail::team_threads(items);
   if (team <= 1) {
     for (std::size_t i = 0; i < n; ++i)
       detail::depthwise_run_image<geo, Tile, Act>(in + i * geo::in_image, packed_w, bias, out + i * geo::out_image);
