@@ -8,6 +8,7 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "fusenet/introspection.hpp"
@@ -99,6 +100,26 @@ template <class P, std::size_t S>
 void hand_over(const float* nchw, float* y, std::size_t n) {
   using F = infer_stage_facts<P, S>;
   kernels::nchw_to_nhwc<F::out.d[0], F::out.d[1], F::out.d[2], F::rec.out_border>(nchw, y, n);
+}
+
+/// Runs the NHWC kernel of stage S of plan P on the layouts of its record. In: the producer's bordered NHWC, or
+/// (first stage) the user's NCHW converted into buf.a with a border of InBorder pixels. Out: straight into y
+/// inside the record's border, or unbordered into buf.b and transposed for an NCHW consumer.
+/// `kernel(in, out, border)` runs the kernel; `border` is a std::integral_constant, so it can be a template argument.
+template <class P, std::size_t S, std::size_t InBorder, class Kernel>
+void run_nhwc(const float* x, float* y, std::size_t n, infer_buffers& buf, Kernel&& kernel) {
+  using F = infer_stage_facts<P, S>;
+  const float* in = x;
+  if constexpr (F::rec.in_layout == layout::nchw) {
+    kernels::nchw_to_nhwc<F::in.d[0], F::in.d[1], F::in.d[2], InBorder>(x, buf.a, n);
+    in = buf.a;
+  }
+  if constexpr (F::rec.out_layout == layout::nhwc) {
+    kernel(in, y, std::integral_constant<std::size_t, F::rec.out_border>{});
+  } else {
+    kernel(in, buf.b, std::integral_constant<std::size_t, 0>{});
+    kernels::nhwc_to_nchw<F::out.d[0], F::out.d[1], F::out.d[2], 0>(buf.b, y, n);
+  }
 }
 
 /// The executor of stage S of plan P, as its record names it; each specialization lives in model/stages/.

@@ -22,7 +22,6 @@ class infer_stage<P, S, executor::depthwise_conv> {
   using L = typename F::layer;
   static constexpr std::size_t c = F::main_in.d[0], h = F::main_in.d[1], w = F::main_in.d[2];
   static constexpr std::size_t k = L::kernel, pad = L::pad, stride = L::step;
-  static constexpr std::size_t ho = F::out.d[1], wo = F::out.d[2];
   using act = std::conditional_t<F::st.relu, kernels::act_relu, kernels::act_none>;
   static_assert(F::st.pool == stage_pool::none, "fusenet: plan: no pool is fused into a depthwise conv");
   static_assert(F::rec.in_layout == layout::nhwc || S == 0, "fusenet: plan: a depthwise conv reads bordered NHWC");
@@ -39,18 +38,10 @@ class infer_stage<P, S, executor::depthwise_conv> {
   }
 
   void run(const float* x, float* y, std::size_t n, infer_buffers& buf, state&) const {
-    const float* in = x;
-    if constexpr (F::rec.in_layout == layout::nchw) {
-      kernels::nchw_to_nhwc<c, h, w, pad>(x, buf.a, n);
-      in = buf.a;
-    }
-    if constexpr (F::rec.out_layout == layout::nhwc) {
-      kernels::depthwise_conv_bias_relu<c, h, w, k, stride, pad, act, F::rec.out_border>(in, weights_.data(),
-                                                                                          bias_.data(), y, n);
-    } else {
-      kernels::depthwise_conv_bias_relu<c, h, w, k, stride, pad, act, 0>(in, weights_.data(), bias_.data(), buf.b, n);
-      kernels::nhwc_to_nchw<c, ho, wo, 0>(buf.b, y, n);
-    }
+    run_nhwc<P, S, pad>(x, y, n, buf, [&](const float* in, float* out, auto border) {
+      kernels::depthwise_conv_bias_relu<c, h, w, k, stride, pad, act, decltype(border)::value>(
+          in, weights_.data(), bias_.data(), out, n);
+    });
   }
 
  private:

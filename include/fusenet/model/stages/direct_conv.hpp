@@ -24,7 +24,6 @@ class infer_stage<P, S, executor::direct_conv> {
   static constexpr std::size_t cin = F::main_in.d[0], h = F::main_in.d[1], w = F::main_in.d[2];
   static constexpr std::size_t cout = L::out_channels, k = L::kernel, pad = L::pad, stride = L::step;
   static constexpr std::size_t window = F::st.pool == stage_pool::none ? 1 : 2;
-  static constexpr std::size_t ho = F::out.d[1], wo = F::out.d[2];
   using pool = std::conditional_t<F::st.pool == stage_pool::avg, kernels::pool_avg, kernels::pool_max>;
   using act = std::conditional_t<F::st.relu, kernels::act_relu, kernels::act_none>;
   static_assert(F::rec.in_layout == layout::nhwc || S == 0, "fusenet: plan: a direct conv reads bordered NHWC");
@@ -45,20 +44,10 @@ class infer_stage<P, S, executor::direct_conv> {
   }
 
   void run(const float* x, float* y, std::size_t n, infer_buffers& buf, state&) const {
-    const float* in = x;
-    if constexpr (F::rec.in_layout == layout::nchw) {
-      kernels::nchw_to_nhwc<cin, h, w, pad>(x, buf.a, n);
-      in = buf.a;
-    }
-    if constexpr (F::rec.out_layout == layout::nhwc) {
+    run_nhwc<P, S, pad>(x, y, n, buf, [&](const float* in, float* out, auto border) {
       kernels::conv_stride_bias_relu_pool<stride, in_border, cin, cout, h, w, k, pad, window, pool, act,
-                                          F::rec.out_border>(
-          in, weights_.data(), bias_.data(), y, n);
-    } else {
-      kernels::conv_stride_bias_relu_pool<stride, in_border, cin, cout, h, w, k, pad, window, pool, act, 0>(
-          in, weights_.data(), bias_.data(), buf.b, n);
-      kernels::nhwc_to_nchw<cout, ho, wo, 0>(buf.b, y, n);
-    }
+                                          decltype(border)::value>(in, weights_.data(), bias_.data(), out, n);
+    });
   }
 
  private:

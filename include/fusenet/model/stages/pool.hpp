@@ -18,7 +18,6 @@ class infer_stage<P, S, executor::pool> {
   using F = infer_stage_facts<P, S>;
   using L = typename F::layer;
   static constexpr std::size_t c = F::in.d[0], h = F::in.d[1], w = F::in.d[2];
-  static constexpr std::size_t ho = F::out.d[1], wo = F::out.d[2];
   using window = std::conditional_t<op_of<L> == layer_op::max_pool, kernels::window_max, kernels::window_mean>;
   static_assert(F::rec.in_layout == layout::nchw || F::rec.in_border == 0,
                 "fusenet: plan: a pool reads unbordered activations");
@@ -30,17 +29,9 @@ class infer_stage<P, S, executor::pool> {
   void load(const tensor_lookup&, state&) {}
 
   void run(const float* x, float* y, std::size_t n, infer_buffers& buf, state&) const {
-    const float* in = x;
-    if constexpr (F::rec.in_layout == layout::nchw) {
-      kernels::nchw_to_nhwc<c, h, w, 0>(x, buf.a, n);
-      in = buf.a;
-    }
-    if constexpr (F::rec.out_layout == layout::nhwc) {
-      kernels::pool_nhwc<window, c, h, w, L::window, L::step, L::pad, F::rec.out_border>(in, y, n);
-    } else {
-      kernels::pool_nhwc<window, c, h, w, L::window, L::step, L::pad, 0>(in, buf.b, n);
-      kernels::nhwc_to_nchw<c, ho, wo, 0>(buf.b, y, n);
-    }
+    run_nhwc<P, S, 0>(x, y, n, buf, [n](const float* in, float* out, auto border) {
+      kernels::pool_nhwc<window, c, h, w, L::window, L::step, L::pad, decltype(border)::value>(in, out, n);
+    });
   }
 };
 
