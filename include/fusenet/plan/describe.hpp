@@ -64,10 +64,9 @@ inline std::string layout_text(layout lo, std::size_t border) {
   return border ? "nhwc+" + std::to_string(border) : std::string("nhwc");
 }
 
-// One stage's line: its layers (a residual by its parts), what folded into them, executor and layouts.
-template <class Net>
-std::string record_line(const stage_record& r, bool infer) {
-  const auto text = stage_texts<Net>(typename Net::layer_list{});
+// One stage's line: its layers (`text`, one per layer of Net), what folded into them, executor and layouts.
+template <class Net, std::size_t N>
+std::string record_line(const stage_record& r, bool infer, const std::array<std::string, N>& text) {
   constexpr auto facts = facts_table<typename Net::layer_list>::value;
   const stage st = r.st;
   std::string line;
@@ -90,10 +89,10 @@ std::string record_line(const stage_record& r, bool infer) {
 template <class P>
 std::string describe_infer_plan(const std::string& indent);
 
-template <class P, std::size_t S>
-std::string describe_infer_stage(const std::string& indent) {
+template <class P, std::size_t S, std::size_t N>
+std::string describe_infer_stage(const std::string& indent, const std::array<std::string, N>& text) {
   constexpr stage_record r = P::records[S];
-  std::string out = indent + "stage " + std::to_string(S) + ": " + record_line<typename P::network>(r, true);
+  std::string out = indent + "stage " + std::to_string(S) + ": " + record_line<typename P::network>(r, true, text);
   if constexpr (r.exec == executor::residual) {
     using inner = residual_plans<P, S>;
     out += indent + "  block:\n" + describe_infer_plan<typename inner::block>(indent + "    ");
@@ -107,7 +106,8 @@ std::string describe_infer_stage(const std::string& indent) {
 
 template <class P, std::size_t... S>
 std::string describe_infer_stages(const std::string& indent, std::index_sequence<S...>) {
-  return (std::string{} + ... + describe_infer_stage<P, S>(indent));
+  const auto text = stage_texts<typename P::network>(typename P::network::layer_list{});
+  return (std::string{} + ... + describe_infer_stage<P, S>(indent, text));
 }
 
 template <class P>
@@ -129,9 +129,10 @@ std::string describe() {
     return detail::describe_infer_plan<detail::network_plan<Net, Target>>("");
   } else {
     constexpr auto plan = execution_plan<Net, Mode, Target>;
+    const auto text = detail::stage_texts<Net>(typename Net::layer_list{});
     std::string out;
     for (std::size_t s = 0; s < stage_count<Net, Mode>; ++s)
-      out += "stage " + std::to_string(s) + ": " + detail::record_line<Net>(plan[s], false);
+      out += "stage " + std::to_string(s) + ": " + detail::record_line<Net>(plan[s], false, text);
     return out;
   }
 }

@@ -95,7 +95,8 @@ constexpr std::size_t floats_in(layout lo, dims d, std::size_t border) {
 template <class Net, target Target>
 struct infer_wants;
 
-/// The facts of a residual layer for Target: what its block's plan reads first, and whether it has a projection.
+/// The edge a residual layer reads for Target: what its block's first stage reads, when the shortcut (the
+/// identity, or a projection on the direct kernel with no wider padding) can read it too; NCHW otherwise.
 template <class Layer, dims In, target Target>
 constexpr edge residual_input() {
   using block = infer_wants<network_from_t<In, typename Layer::block_list>, Target>;
@@ -129,10 +130,10 @@ constexpr executor infer_executor_of(const stage& s, const std::array<layer_fact
   return executor::reference;
 }
 
-// Inference: each edge between stages gets the layout its consumer reads. A direct conv reads bordered NHWC (its
-// producer writes the border); a residual reads what its block's first stage reads when the shortcut is the
-// identity, else NCHW; a dense stage with the flatten folded in reads whatever its producer writes natively (its
-// weight columns are permuted at freeze time); every other stage reads NCHW. `first` is the edge into stage 0
+// Inference: each edge between stages gets the layout its consumer reads. A direct or depthwise conv reads
+// bordered NHWC (its producer writes the border); a pool unbordered NHWC; a residual what residual_input says; a
+// dense stage with the flatten folded in, and a global pool, read whatever their producer writes natively (the
+// dense weight columns are permuted at freeze time); every other stage reads NCHW. `first` is the edge into stage 0
 // and `last` the edge out of the last stage: the user's NCHW for a network, the block's layouts for a residual.
 template <std::size_t N>
 constexpr std::array<stage_record, N> infer_records(const std::array<stage, N>& stages, std::size_t count,
@@ -267,7 +268,7 @@ template <class Net, class Mode, target Target>
 struct execution_plan_of {
   static constexpr auto records = [] {
     if constexpr (std::is_same_v<Mode, mode::infer>) {
-      return infer_plan_of<Net, Target, edge{}, edge{}>::records;
+      return network_plan<Net, Target>::records;
     } else {
       constexpr auto facts = facts_table<typename Net::layer_list>::with(Net::steps);
       return train_records(stages<Net, Mode>, stage_count<Net, Mode>, facts);

@@ -30,8 +30,8 @@ struct facts_table<type_list<Layers...>, std::index_sequence<I...>> {
 };
 
 // Longest match at each position. Inference: conv2d [batch_norm] [relu] [pool 2×2], [flatten] dense
-// [batch_norm] [relu], residual [relu] (the add and the ReLU in one pass after the block). Training: conv2d batch_norm [relu] [max_pool 2×2] and dense batch_norm [relu] (the
-// head's epilogue gathers the batch statistics, one pass normalises, activates and pools; a flatten
+// [batch_norm] [relu], residual [relu] (the add and the ReLU in one pass after the block). Training: conv2d
+// batch_norm [relu] [max_pool 2×2] and dense batch_norm [relu] (the head's epilogue gathers the batch statistics, one pass normalises, activates and pools; a flatten
 // before dense costs nothing in training and stays its own stage). Anything else is a stage of its own.
 template <std::size_t N>
 constexpr std::array<stage, N> rewrite(const std::array<layer_facts, N>& l, bool train, std::size_t& count) {

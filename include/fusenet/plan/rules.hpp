@@ -20,7 +20,6 @@ struct layer_facts {
   std::size_t step = 1;    // pools, conv2d: stride
   std::size_t pad = 0;     // pools, conv2d: padding
   std::size_t dilation = 1, groups = 1;  // conv2d
-  bool bias = false;                     // conv2d, dense
 };
 
 namespace detail {
@@ -30,7 +29,7 @@ constexpr layer_facts facts_of(dims in, dims out) {
   if constexpr (op == layer_op::max_pool || op == layer_op::avg_pool) {
     return {op, in, out, Layer::window, Layer::step, Layer::pad};
   } else if constexpr (op == layer_op::conv2d) {
-    return {op, in, out, Layer::kernel, Layer::step, Layer::pad, Layer::dil, Layer::group_count, Layer::has_bias};
+    return {op, in, out, Layer::kernel, Layer::step, Layer::pad, Layer::dil, Layer::group_count};
   } else {
     return {op, in, out};
   }
