@@ -29,6 +29,7 @@
 #include "fusenet/detail/direct_conv_tile.hpp"
 #include "fusenet/kernels/fma.hpp"
 #include "fusenet/kernels/layout.hpp"
+#include "fusenet/kernels/nan_rules.hpp"
 #include "fusenet/kernels/registers.hpp"
 
 namespace fusenet::kernels {
@@ -97,20 +98,6 @@ struct default_tile {
 /// row of a pool window in `scratch`, or combine the second row with `scratch` and store the pooled values.
 enum class tile_phase { store, pool_first_row, pool_second_row };
 
-/// relu(a) with NaN kept, as torch.relu and scalar::relu. Not xsimd::max(a, 0): x86's max returns its second
-/// operand when either is NaN, so that would turn NaN into 0.
-template <class Vec>
-[[gnu::always_inline]] inline Vec relu_keep_nan(const Vec& a) {
-  const Vec zero(0.0f);
-  return xsimd::select(a > zero || xsimd::isnan(a), a, zero);
-}
-
-/// max(a, b) with a NaN in either kept, PyTorch's max-pool rule (`v > best || isnan(v)`, as
-/// scalar::max_pool2d_forward); xsimd::max would keep b's NaN but drop a's on x86.
-template <class Vec>
-[[gnu::always_inline]] inline Vec max_keep_nan(const Vec& a, const Vec& b) {
-  return xsimd::select(b > a || xsimd::isnan(b), b, a);
-}
 
 /// Accumulates one tile of one conv-output row and runs its epilogue. `in` is the padded input at the tile's
 /// top-left tap, `w` the first packed block of the tile's channels, `out` the first stored pixel (pooled).

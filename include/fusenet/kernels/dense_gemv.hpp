@@ -15,6 +15,7 @@
 
 #include "fusenet/kernels/fma.hpp"
 #include "fusenet/kernels/registers.hpp"
+#include "fusenet/kernels/scalar/activations.hpp"
 
 namespace fusenet::kernels {
 
@@ -58,7 +59,7 @@ template <std::size_t In, std::size_t Rows, std::size_t Outs, bool Relu, class A
       float s = xsimd::hadd(acc[m][o]);
       for (std::size_t i = full; i < In; ++i) s += w[o * In + i] * x[m * x_stride + i];  // the scalar tail
       s += b[o];
-      if constexpr (Relu) s = (s > 0.0f || s != s) ? s : 0.0f;
+      if constexpr (Relu) s = scalar::relu(s);
       y[m * y_stride + o] = s;
     }
 }

@@ -14,20 +14,14 @@
 #include <limits>
 #include <xsimd/xsimd.hpp>
 
+#include "fusenet/kernels/nan_rules.hpp"
+
 namespace fusenet::kernels {
 
 /// Pool tag for pool_nhwc: the window's maximum.
 struct window_max {};
 /// Pool tag for pool_nhwc: the window's mean, padding counted as zeros.
 struct window_mean {};
-
-namespace detail {
-template <class Vec>
-[[gnu::always_inline]] inline Vec pool_max_keep_nan(const Vec& best, const Vec& v) {
-  return xsimd::select(v > best || xsimd::isnan(v), v, best);
-}
-inline float pool_max_keep_nan(float best, float v) { return (v > best || v != v) ? v : best; }
-}  // namespace detail
 
 /// Pools n NHWC images of C×H×W with a K×K window, stride Stride and padding Pad (Pool: window_max or window_mean).
 /// Requires: x is n unbordered NHWC images; y holds n · (Ho + 2·OutBorder)·(Wo + 2·OutBorder)·C floats with
@@ -70,7 +64,7 @@ void pool_nhwc(const float* x, float* y, std::size_t n) {
         for (std::size_t iy = y0; iy < y1; ++iy)
           for (std::size_t ix = x0; ix < x1; ++ix) {
             const vec val = vec::load_unaligned(xi + (iy * W + ix) * C + c);
-            if constexpr (max) acc = detail::pool_max_keep_nan(acc, val);
+            if constexpr (max) acc = detail::max_keep_nan(acc, val);
             else acc += val;
           }
         if constexpr (!max) acc = acc / vec(static_cast<float>(divisor));
@@ -81,7 +75,7 @@ void pool_nhwc(const float* x, float* y, std::size_t n) {
         for (std::size_t iy = y0; iy < y1; ++iy)
           for (std::size_t ix = x0; ix < x1; ++ix) {
             const float val = xi[(iy * W + ix) * C + c];
-            if constexpr (max) acc = detail::pool_max_keep_nan(acc, val);
+            if constexpr (max) acc = detail::max_keep_nan(acc, val);
             else acc += val;
           }
         if constexpr (!max) acc /= static_cast<float>(divisor);

@@ -9,6 +9,8 @@
 
 #include <cstddef>
 
+#include "fusenet/kernels/scalar/activations.hpp"
+
 namespace fusenet::kernels {
 
 /// A layout of C×H×W images: NHWC inside a zero border of Border pixels, or NCHW (Border 0).
@@ -24,10 +26,6 @@ struct image_layout {
     return Nhwc ? ((y + Border) * (W + 2 * Border) + x + Border) * C + c : (c * H + y) * W + x;
   }
 };
-
-namespace detail {
-inline float relu_keep_nan(float v) { return (v > 0.0f || v != v) ? v : 0.0f; }
-}  // namespace detail
 
 /// y = act(y + s) over n images of C×H×W; y in layout YL, s in layout SL (image_layout).
 /// Requires: y and s do not overlap; a bordered y has a zero border. Ensures: y's border stays zero.
@@ -45,7 +43,7 @@ void residual_add(float* y, const float* s, std::size_t n) {
     if constexpr (YL::nhwc == SL::nhwc && YL::border == SL::border) {
       for (std::size_t k = 0; k < y_image; ++k) {
         const float v = yi[k] + si[k];
-        yi[k] = Relu ? detail::relu_keep_nan(v) : v;
+        yi[k] = Relu ? scalar::relu(v) : v;
       }
     } else if constexpr (YL::nhwc && SL::nhwc) {
       // both NHWC, different borders: each image row's W·C values are contiguous in both
@@ -54,7 +52,7 @@ void residual_add(float* y, const float* s, std::size_t n) {
         const float* sr = si + SL::template at<C, H, W>(0, r, 0);
         for (std::size_t k = 0; k < W * C; ++k) {
           const float v = yr[k] + sr[k];
-          yr[k] = Relu ? detail::relu_keep_nan(v) : v;
+          yr[k] = Relu ? scalar::relu(v) : v;
         }
       }
     } else {
@@ -63,7 +61,7 @@ void residual_add(float* y, const float* s, std::size_t n) {
           for (std::size_t x = 0; x < W; ++x) {
             float& v = yi[YL::template at<C, H, W>(c, r, x)];
             v += si[SL::template at<C, H, W>(c, r, x)];
-            if constexpr (Relu) v = detail::relu_keep_nan(v);
+            if constexpr (Relu) v = scalar::relu(v);
           }
     }
   }
