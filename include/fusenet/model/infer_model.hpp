@@ -4,27 +4,17 @@
 // forward into a caller-owned workspace so that threads can share one model.
 #pragma once
 
-#include <algorithm>
 #include <array>
 #include <atomic>
-#include <boost/hana/at.hpp>
-#include <boost/hana/tuple.hpp>
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <random>
-#include <stdexcept>
 #include <string>
-#include <type_traits>
-#include <utility>
 #include <vector>
-#include <xsimd/xsimd.hpp>
 #include <xtensor/xtensor.hpp>
 
 #include "fusenet/io/model_io.hpp"
-#include "fusenet/kernels/layout.hpp"
 #include "fusenet/model/node.hpp"
 #include "fusenet/model/stages/dense.hpp"
 #include "fusenet/model/stages/depthwise_conv.hpp"
