@@ -12,3 +12,4 @@
 #include "fusenet/sequential.hpp"
 #include "fusenet/shape.hpp"
 #include "fusenet/summary.hpp"
+#include "fusenet/without.hpp"
