@@ -1,21 +1,25 @@
 // SPDX-License-Identifier: MIT
 // The main job: train the reference CNN on Fashion-MNIST, evaluate saved weights, or print the network.
 //   fashion_mnist summary
-//   fashion_mnist train [--epochs N] [--batch B] [--lr LR] [--schedule cosine|constant] [--seed S]
-//                       [--threads T] [--data DIR] [--save PATH] [--log PATH.csv] [--limit N]
+//   fashion_mnist train [--epochs N] [--batch B] [--lr LR] [--schedule cosine|constant] [--warmup STEPS]
+//                       [--seed S] [--threads T] [--data DIR] [--save PATH] [--log PATH.csv] [--limit N]
+//                       [--checkpoint PATH] [--resume CHECKPOINT]
 //   fashion_mnist eval --weights PATH [--data DIR] [--dump-logits N OUT.npy]
-// train --save PATH rewrites PATH after every completed epoch; a NaN/Inf loss stops training before that step's
-// update, keeps PATH as the last completed epoch left it, and exits with status 3.
-#include <unistd.h>
+// train runs on the library's loop (fusenet::fit). --save PATH rewrites PATH after every completed epoch; a
+// NaN/Inf loss stops training before that step's update, keeps PATH as the last completed epoch left it, and
+// exits with status 3. SIGINT/SIGTERM finish the step, write a checkpoint (--checkpoint PATH, else --resume's
+// file, else next to --save) and exit with 130/143; --resume continues from it, bit-identically.
 
-#include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <fstream>
 #include <fusenet/data/batches.hpp>
 #include <fusenet/data/fashion_mnist.hpp>
 #include <fusenet/fusenet.hpp>
 #include <fusenet/io/npy.hpp>
+#include <fusenet/train/checkpoint.hpp>
+#include <fusenet/train/fit.hpp>
 #include <fusenet/train/losses.hpp>
 #include <fusenet/train/optimizers.hpp>
 #include <fusenet/train/schedule.hpp>
@@ -49,12 +53,18 @@ struct usage_error : std::runtime_error {
 const char* const usage_text =
     "usage:\n"
     "  fashion_mnist summary\n"
-    "  fashion_mnist train [--epochs N] [--batch B] [--lr LR] [--schedule cosine|constant] [--seed S]\n"
-    "                      [--threads T] [--data DIR] [--save PATH] [--log PATH.csv] [--limit N]\n"
+    "  fashion_mnist train [--epochs N] [--batch B] [--lr LR] [--schedule cosine|constant] [--warmup STEPS]\n"
+    "                      [--seed S] [--threads T] [--data DIR] [--save PATH] [--log PATH.csv] [--limit N]\n"
+    "                      [--checkpoint PATH] [--resume CHECKPOINT]\n"
     "  fashion_mnist eval --weights PATH [--data DIR] [--dump-logits N OUT.npy]\n"
     "train saves the weights to --save PATH after every completed epoch. A NaN or infinite loss stops it before\n"
     "that step's update (exit status 3, the message names the epoch and step); PATH keeps the last epoch saved.\n"
-    "exit status: 0 done, 1 error, 2 usage, 3 training diverged (non-finite loss)\n";
+    "--warmup STEPS ramps the learning rate linearly from lr/3 over the first STEPS steps (torch's LinearLR).\n"
+    "--checkpoint PATH writes model, Adam state and progress after every epoch; on SIGINT or SIGTERM the current\n"
+    "step finishes and the checkpoint is written (to --checkpoint, else the --resume file, else SAVE.checkpoint.\n"
+    "safetensors next to --save, else ./fashion_mnist.checkpoint.safetensors). --resume CHECKPOINT continues that\n"
+    "run (same options): the same seed and --threads give bit-identical weights to an uninterrupted run.\n"
+    "exit status: 0 done, 1 error, 2 usage, 3 training diverged (non-finite loss), 130/143 SIGINT/SIGTERM\n";
 
 // Flags as --name value; every value is checked where it is read.
 struct flags {
@@ -129,29 +139,34 @@ double accuracy(fn::model<Net, fn::mode::infer>& m, const fn::data::dataset& dat
   return static_cast<double>(correct) / static_cast<double>(n);
 }
 
-void progress(std::size_t epoch, std::size_t done, std::size_t total, double images_per_s, double loss, double eta) {
-  const int width = 30;
-  const int filled = static_cast<int>(width * static_cast<double>(done) / static_cast<double>(total));
-  std::fprintf(stderr, "\repoch %zu [%.*s%*s] %zu/%zu  %.0f img/s  loss %.4f  ETA %.0fs ", epoch, filled,
-               "##############################", width - filled, "", done, total, images_per_s, loss, eta);
-  std::fflush(stderr);
-}
-
 // Exit status of a run stopped by a NaN or infinite loss (or weights), apart from 1 (error) and 2 (usage).
 constexpr int diverged_status = 3;
 
 const char* non_finite_name(double v) { return std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"); }
 
 // Reports a run stopped on a non-finite value: `what` says where, then what --save PATH now holds.
-int diverged(const std::string& what, const flags& f, std::size_t saved_epoch, bool tty) {
+int diverged(const std::string& what, const flags& f, std::size_t saved_epoch) {
   std::string kept;
   if (f.has("--save")) {
     const std::string path = f.text("--save", "");
     kept = saved_epoch == 0 ? "; no epoch completed; " + path + " not written"
                             : "; kept the checkpoint of epoch " + std::to_string(saved_epoch) + " in " + path;
   }
-  std::fprintf(stderr, "%sfashion_mnist: %s%s; try a smaller --lr\n", tty ? "\n" : "", what.c_str(), kept.c_str());
+  std::fprintf(stderr, "fashion_mnist: %s%s; try a smaller --lr\n", what.c_str(), kept.c_str());
   return diverged_status;
+}
+
+// Where a signal's checkpoint goes: --checkpoint, else the file resumed from, else next to --save, else here.
+std::string interrupt_checkpoint_path(const flags& f) {
+  if (f.has("--checkpoint")) return f.text("--checkpoint", "");
+  if (f.has("--resume")) return f.text("--resume", "");
+  if (f.has("--save")) {
+    std::string s = f.text("--save", "");
+    const std::string ext = ".safetensors";
+    if (s.size() > ext.size() && s.compare(s.size() - ext.size(), ext.size(), ext) == 0) s.resize(s.size() - ext.size());
+    return s + ".checkpoint.safetensors";
+  }
+  return "fashion_mnist.checkpoint.safetensors";
 }
 
 int train(const flags& f) {
@@ -161,6 +176,7 @@ int train(const flags& f) {
   const auto seed = static_cast<std::uint64_t>(f.integer("--seed", 42, 0));
   const auto threads = f.integer("--threads", 2, 1);
   const auto limit = static_cast<std::size_t>(f.integer("--limit", 60000, 2));
+  const auto warmup = static_cast<std::size_t>(f.integer("--warmup", 0, 0));
   const std::string dir = f.text("--data", fn::data::default_data_dir());
   // Cosine annealing over the run (torch's CosineAnnealingLR with T_max = epochs, stepped per epoch):
   // the late small steps settle the weights instead of oscillating at lr.
@@ -174,82 +190,79 @@ int train(const flags& f) {
 #endif
   const auto train_set = fn::data::load_fashion_mnist(dir, fn::data::split::train);
   const auto test_set = fn::data::load_fashion_mnist(dir, fn::data::split::test);
-  const std::size_t n = std::min(limit, train_set.size());
 
-  std::ofstream log;
-  if (f.has("--log")) {
-    log.open(f.text("--log", ""));
-    if (!log) throw std::runtime_error("cannot write log file " + f.text("--log", ""));
-    log << "epoch,train_loss,train_accuracy,test_accuracy,seconds\n";
-  }
   trainer m{seed};
   fn::adam opt{m, {.lr = lr}};
-  fn::data::batch_sampler sampler{n, {.batch_size = batch, .seed = seed}};
-  const bool tty = isatty(fileno(stderr)) != 0;
-  xt::xtensor<float, 4> x;
-  xt::xtensor<std::int64_t, 1> y;
-  double test_acc = 0;
-  std::size_t saved_epoch = 0;  // the epoch whose weights --save PATH holds (0: none written)
-  for (std::size_t epoch = 1; epoch <= epochs; ++epoch) {
-    const auto t0 = std::chrono::steady_clock::now();
-    sampler.start_epoch(epoch - 1);
-    if (schedule == "cosine") fn::apply_schedule(fn::cosine_lr{lr, epochs}, opt, epoch - 1);
-    double loss_sum = 0;
-    std::size_t seen = 0, correct = 0;
-    const std::size_t batches = sampler.num_batches();
-    for (std::size_t b = 0; b < batches; ++b) {
-      fn::data::gather(train_set, sampler.batch(b), x, y);
-      const auto logits = m.forward(x);
-      auto [loss, dlogits] = fn::cross_entropy(logits, y);
-      // Stop before this step's update: the weights stay those of the last finite step, and the file holds
-      // the last completed epoch (it is only written at epoch ends).
-      if (!std::isfinite(loss))
-        return diverged(std::string("non-finite loss (") + non_finite_name(loss) + ") at epoch " +
-                            std::to_string(epoch) + ", step " + std::to_string(b + 1) + " of " +
-                            std::to_string(batches),
-                        f, saved_epoch, tty);
-      m.zero_grad();
-      m.backward(dlogits);
-      opt.step();
-      const std::size_t bs = y.size();
-      loss_sum += static_cast<double>(loss) * static_cast<double>(bs);
-      seen += bs;
-      for (std::size_t i = 0; i < bs; ++i) {
-        std::size_t best = 0;
-        for (std::size_t c = 1; c < 10; ++c)
-          if (logits(i, c) > logits(i, best)) best = c;
-        correct += best == static_cast<std::size_t>(y(i));
-      }
-      if (tty && (b % 10 == 0 || b + 1 == batches)) {
-        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        const double rate = static_cast<double>(seen) / std::max(s, 1e-9);
-        progress(epoch, b + 1, batches, rate, loss_sum / static_cast<double>(seen),
-                 static_cast<double>(n - seen) / std::max(rate, 1e-9));
-      }
-    }
-    if (tty) std::fprintf(stderr, "\n");
-    // Every loss was finite, but the last update may still have overflowed a weight: never save that.
-    if (const auto bad = fn::find_non_finite(m))
-      return diverged("non-finite weights after epoch " + std::to_string(epoch) + " (" + *bad + ")", f, saved_epoch,
-                      false);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    fn::model<Net, fn::mode::infer> deployed{m};
-    test_acc = accuracy(deployed, test_set, test_set.size());
-    const double train_loss = loss_sum / static_cast<double>(seen);
-    const double train_acc = static_cast<double>(correct) / static_cast<double>(seen);
-    std::printf("epoch %zu  train loss %.4f  train accuracy %.4f  test accuracy %.4f  %.1f s\n", epoch, train_loss,
-                train_acc, test_acc, seconds);
-    std::fflush(stdout);
-    if (log) log << epoch << ',' << train_loss << ',' << train_acc << ',' << test_acc << ',' << seconds << '\n';
-    // A checkpoint per epoch, written atomically (temporary file, then rename), so PATH always holds the last
-    // completed epoch, whatever stops a later one.
-    if (f.has("--save")) {
-      fn::save(m, f.text("--save", ""));
-      saved_epoch = epoch;
-    }
+  fn::dataset_batches train_batches{train_set, {.batch_size = batch, .seed = seed}, limit};
+  auto test_batches = fn::dataset_batches::in_order(test_set, 500);
+
+  fn::fit_options o;
+  o.epochs = epochs;
+  // The facts a resumed run must share with the interrupted one (the data order and the schedule depend on them).
+  o.run_facts = {{"seed", std::to_string(seed)},      {"batch", std::to_string(batch)},
+                 {"limit", std::to_string(limit)},    {"lr", f.text("--lr", "0.001")},
+                 {"schedule", schedule},              {"warmup", std::to_string(warmup)},
+                 {"data", dir}};
+  if (schedule == "cosine") o.run_facts["epochs"] = std::to_string(epochs);  // cosine's T_max
+  if (schedule == "cosine" && warmup > 0) o.schedule = fn::every_step(fn::linear_warmup<fn::cosine_lr>{{lr, epochs}, warmup});
+  else if (schedule == "cosine") o.schedule = fn::every_step(fn::cosine_lr{lr, epochs});
+  else if (warmup > 0) o.schedule = fn::every_step(fn::linear_warmup<fn::constant_lr>{{lr}, warmup});
+  o.validate = [&] {
+    fn::model<Net, fn::mode::infer> deployed{m};  // BatchNorm folded, stages fused
+    return fn::evaluate(deployed, test_batches);
+  };
+  o.log_path = f.text("--log", "");
+  o.checkpoint_path = f.text("--checkpoint", "");
+  o.interrupt_path = interrupt_checkpoint_path(f);
+  if (f.has("--resume")) {
+    const std::string from = f.text("--resume", "");
+    o.resume = fn::load_checkpoint(from, m, opt);
+    fn::check_run_facts(o.resume->run, o.run_facts, from);
+    std::fprintf(stderr, "fashion_mnist: resuming %s at epoch %zu, step %zu\n", from.c_str(), o.resume->epoch + 1,
+                 o.resume->step_in_epoch);
   }
+  // A weights file per epoch, written atomically (temporary file, then rename), so PATH always holds the last
+  // completed epoch, whatever stops a later one.
+  std::size_t saved_epoch = 0;  // the epoch whose weights --save PATH holds (0: none written by this run)
+  if (f.has("--save"))
+    o.on_epoch_end.push_back([&](const fn::epoch_metrics& e) {
+      fn::save(m, f.text("--save", ""));
+      saved_epoch = e.epoch;
+      return fn::callback_action::keep_going;
+    });
+
+  const fn::fit_result r = fn::fit(m, opt, train_batches, o);
+  switch (r.reason) {
+    case fn::stop_reason::non_finite_loss:
+      // fit stops before this step's update: the weights stay those of the last finite step, and --save holds
+      // the last completed epoch (it is only written at epoch ends).
+      return diverged(std::string("non-finite loss (") + non_finite_name(r.loss) + ") at epoch " +
+                          std::to_string(r.epoch) + ", step " + std::to_string(r.step) + " of " +
+                          std::to_string(r.steps_per_epoch),
+                      f, saved_epoch);
+    case fn::stop_reason::non_finite_weights:
+      // Every loss was finite, but the last update may still have overflowed a weight: never save that.
+      return diverged("non-finite weights after epoch " + std::to_string(r.epoch) + " (" + r.problem + ")", f,
+                      saved_epoch);
+    case fn::stop_reason::interrupted: {
+      const bool sigint = r.signal == SIGINT;
+      std::string msg = std::string("fashion_mnist: interrupted by ") + (sigint ? "SIGINT" : "SIGTERM") + " at epoch " +
+                        std::to_string(r.epoch) + " after step " + std::to_string(r.step) + " of " +
+                        std::to_string(r.steps_per_epoch) + "; checkpoint written to " + r.checkpoint;
+      if (!o.log_path.empty()) msg += "; log (completed epochs) in " + o.log_path;
+      if (saved_epoch > 0) msg += "; weights of epoch " + std::to_string(saved_epoch) + " in " + f.text("--save", "");
+      msg += "; continue with: fashion_mnist train --resume " + r.checkpoint + " and the same options\n";
+      std::fputs(msg.c_str(), stderr);
+      return 128 + r.signal;  // the shell's convention: 130 for SIGINT, 143 for SIGTERM
+    }
+    case fn::stop_reason::completed:
+    case fn::stop_reason::callback:
+      break;
+  }
+  const double test_acc = r.history.empty() ? fn::evaluate(m, test_batches).accuracy : r.history.back().test_accuracy;
   std::printf("test accuracy: %.4f\n", test_acc);
-  if (f.has("--save")) std::printf("weights saved to %s\n", f.text("--save", "").c_str());
+  if (f.has("--save") && saved_epoch > 0) std::printf("weights saved to %s\n", f.text("--save", "").c_str());
+  if (!o.checkpoint_path.empty()) std::printf("checkpoint saved to %s\n", o.checkpoint_path.c_str());
   return 0;
 }
 
@@ -283,7 +296,7 @@ int main(int argc, char** argv) {
     if (cmd == "train")
       return train(flags(argc, argv, 2,
                          {{"--epochs", 1}, {"--batch", 1}, {"--lr", 1}, {"--schedule", 1}, {"--seed", 1}, {"--threads", 1}, {"--data", 1},
-                          {"--save", 1}, {"--log", 1}, {"--limit", 1}}));
+                          {"--save", 1}, {"--log", 1}, {"--limit", 1}, {"--warmup", 1}, {"--checkpoint", 1}, {"--resume", 1}}));
     if (cmd == "eval") return eval(flags(argc, argv, 2, {{"--weights", 1}, {"--data", 1}, {"--dump-logits", 2}}));
     if (cmd == "--help" || cmd == "-h") {
       std::cout << usage_text;

@@ -6,6 +6,7 @@
 #include <array>
 #include <cmath>
 #include <cstddef>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -141,6 +142,17 @@ class adam_impl : public optimizer_base {
   }
   /// Number of steps taken so far (torch's state['step']).
   [[nodiscard]] std::size_t steps() const { return step_; }
+  /// The running average of parameter k's gradient (torch's state[k]['exp_avg']), for checkpoints.
+  [[nodiscard]] std::span<float> exp_avg(std::size_t k) { return exp_avg_.at(k); }
+  /// The running average of parameter k's squared gradient (torch's state[k]['exp_avg_sq']), for checkpoints.
+  [[nodiscard]] std::span<float> exp_avg_sq(std::size_t k) { return exp_avg_sq_.at(k); }
+  /// Sets the step count when resuming from a checkpoint (the bias corrections depend on it).
+  void set_steps(std::size_t steps) { step_ = steps; }
+  /// The fixed hyperparameters (not lr), as text; a checkpoint records it and refuses to resume with others.
+  [[nodiscard]] std::string hyperparameters() const {
+    return std::string(who_) + " betas=(" + std::to_string(beta1_) + ", " + std::to_string(beta2_) +
+           ") eps=" + std::to_string(eps_) + " weight_decay=" + std::to_string(weight_decay_);
+  }
 
  protected:
   template <class Options>
@@ -250,6 +262,21 @@ class sgd : public detail::optimizer_base {
 
   /// The options given at construction (lr as given; see lr() for the current one).
   [[nodiscard]] const sgd_options& options() const { return o_; }
+  /// Whether momentum buffers exist yet (torch creates state[k]['momentum_buffer'] on the first step with
+  /// momentum > 0; before that, and always without momentum, the state is empty).
+  [[nodiscard]] bool has_momentum_buffers() const { return started_ && !buf_.empty(); }
+  /// Parameter k's momentum buffer (torch's state[k]['momentum_buffer']); empty without momentum.
+  [[nodiscard]] std::span<float> momentum_buffer(std::size_t k) {
+    return buf_.empty() ? std::span<float>{} : std::span<float>(buf_.at(k));
+  }
+  /// Marks the buffers as started (or not) when resuming from a checkpoint: the first step copies the gradient
+  /// into them, later steps average.
+  void set_momentum_started(bool started) { started_ = started; }
+  /// The fixed hyperparameters (not lr), as text; a checkpoint records it and refuses to resume with others.
+  [[nodiscard]] std::string hyperparameters() const {
+    return std::string("sgd momentum=") + std::to_string(o_.momentum) + " dampening=" + std::to_string(o_.dampening) +
+           " weight_decay=" + std::to_string(o_.weight_decay) + " nesterov=" + (o_.nesterov ? "true" : "false");
+  }
 
  private:
   sgd_options o_;
