@@ -1,0 +1,277 @@
+// SPDX-License-Identifier: MIT
+// Trains a small ResNet (BatchNorm, residual blocks) on your own images, laid out as ROOT/{train,test}/<class>/.
+//   image_folder train --data ROOT --epochs N [--batch B] [--lr LR] [--seed S] [--threads T]
+//                      [--loader-threads L] [--fit resize|center-crop] [--save PATH] [--log PATH.csv]
+//   image_folder eval --data ROOT --weights PATH [--threads T] [--fit resize|center-crop]
+// Images are decoded and augmented (random crop with 4 pixels of padding, horizontal flip) on L loader threads
+// while the model trains on T threads, and normalised to [-1, 1] per channel (mean 0.5, std 0.5).
+// train --save PATH rewrites PATH after every completed epoch; a bad image stops training
+// with the file's name and leaves PATH as the last completed epoch wrote it.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <fusenet/data/batch_pipeline.hpp>
+#include <fusenet/data/image_folder.hpp>
+#include <fusenet/data/transforms.hpp>
+#include <fusenet/train/losses.hpp>
+#include <fusenet/train/optimizers.hpp>
+#include <fusenet/train/schedule.hpp>
+#include <iostream>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "image_folder_net.hpp"
+
+namespace fn = fusenet;
+namespace data = fusenet::data;
+using Net = image_folder_example::net;
+using image_folder_example::max_classes;
+
+namespace {
+
+struct usage_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+const char* const usage_text =
+    "usage:\n"
+    "  image_folder train --data ROOT --epochs N [--batch B] [--lr LR] [--seed S] [--threads T]\n"
+    "                     [--loader-threads L] [--fit resize|center-crop] [--save PATH] [--log PATH.csv]\n"
+    "  image_folder eval --data ROOT --weights PATH [--threads T] [--fit resize|center-crop]\n"
+    "ROOT holds train/ and test/, each with one folder of .png/.jpg images per class (at most 10 classes);\n"
+    "images are brought to 3x32x32 (grey ones repeated to RGB).\n"
+    "exit status: 0 done, 1 error (bad data: the message names the file), 2 usage, 3 training diverged\n";
+
+// Flags as --name value; every value is checked where it is read.
+struct flags {
+  std::map<std::string, std::string> values;
+
+  flags(int argc, char** argv, int first, const std::vector<std::string>& known) {
+    for (int i = first; i < argc; ++i) {
+      const std::string name = argv[i];
+      if (std::find(known.begin(), known.end(), name) == known.end()) throw usage_error("unknown option '" + name + "'");
+      if (i + 1 >= argc) throw usage_error("option " + name + " needs a value");
+      values[name] = argv[++i];
+    }
+  }
+  bool has(const std::string& n) const { return values.count(n) != 0; }
+  std::string text(const std::string& n) const {
+    if (!has(n)) throw usage_error("missing " + n);
+    return values.at(n);
+  }
+  long long integer(const std::string& n, long long fallback, long long lo) const {
+    if (!has(n)) return fallback;
+    const std::string& s = values.at(n);
+    std::size_t used = 0;
+    long long v = 0;
+    try {
+      v = std::stoll(s, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != s.size() || s.empty() || v < lo)
+      throw usage_error(n + " expects a whole number >= " + std::to_string(lo) + ", got '" + s + "'");
+    return v;
+  }
+  float real(const std::string& n, float fallback) const {
+    if (!has(n)) return fallback;
+    const std::string& s = values.at(n);
+    std::size_t used = 0;
+    float v = 0;
+    try {
+      v = std::stof(s, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != s.size() || s.empty() || !(v > 0.0f) || !std::isfinite(v))
+      throw usage_error(n + " expects a positive number, got '" + s + "'");
+    return v;
+  }
+  data::image_format format() const {
+    const std::string how = has("--fit") ? values.at("--fit") : "resize";
+    if (how != "resize" && how != "center-crop")
+      throw usage_error("--fit expects resize or center-crop, got '" + how + "'");
+    return {3, 32, 32, how == "resize" ? data::fit::resize : data::fit::center_crop};
+  }
+  void set_threads() const {
+    const auto threads = integer("--threads", 2, 1);
+#ifdef _OPENMP
+    omp_set_num_threads(static_cast<int>(threads));
+#else
+    if (threads > 1) std::cerr << "note: built without OpenMP; the model runs on one thread\n";
+#endif
+  }
+};
+
+data::train_test_folders open_folders(const flags& f) {
+  auto folders = data::open_train_test_folders(f.text("--data"), f.format());
+  if (folders.train.classes().size() > max_classes)
+    throw usage_error(f.text("--data") + " has " + std::to_string(folders.train.classes().size()) +
+                      " classes; this example's network has " + std::to_string(max_classes) + " outputs");
+  return folders;
+}
+
+// Normalisation to [-1, 1] (torchvision's Normalize((0.5,) * 3, (0.5,) * 3)) rather than the training set's
+// channel statistics (data::compute_channel_stats): those would need a decoding pass over the whole training set
+// before training and again for eval, and the saved weights do not carry them.
+data::channel_stats fixed_stats() { return {{0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f}}; }
+
+std::size_t argmax(const xt::xtensor<float, 2>& logits, std::size_t row) {
+  std::size_t best = 0;
+  for (std::size_t c = 1; c < max_classes; ++c)
+    if (logits(row, c) > logits(row, best)) best = c;
+  return best;
+}
+
+// Accuracy of the inference model (BatchNorm folded) on a folder, normalised as in training, not augmented.
+double accuracy(fn::model<Net, fn::mode::infer>& m, const data::image_folder& folder, const data::channel_stats& stats,
+                std::size_t loader_threads) {
+  data::batch_pipeline eval(folder, {.batches = {.batch_size = 256, .shuffle = false, .last = data::last_batch::keep},
+                                     .augment = {.normalize_with = stats},
+                                     .threads = loader_threads});
+  std::size_t correct = 0;
+  while (const auto* b = eval.next()) {
+    const auto logits = m.forward(b->images);
+    for (std::size_t i = 0; i < b->labels.size(); ++i) correct += argmax(logits, i) == static_cast<std::size_t>(b->labels(i));
+  }
+  return static_cast<double>(correct) / static_cast<double>(folder.size());
+}
+
+// What --save PATH holds after a stop, for the error message.
+std::string kept(const flags& f, std::size_t saved_epoch) {
+  if (!f.has("--save")) return "";
+  return saved_epoch == 0 ? "; no epoch completed, " + f.text("--save") + " not written"
+                          : "; " + f.text("--save") + " keeps epoch " + std::to_string(saved_epoch);
+}
+
+int train(const flags& f) {
+  if (!f.has("--data")) throw usage_error("train needs --data ROOT");
+  if (!f.has("--epochs")) throw usage_error("train needs --epochs N");
+  const auto epochs = static_cast<std::size_t>(f.integer("--epochs", 1, 1));
+  const auto batch = static_cast<std::size_t>(f.integer("--batch", 64, 2));
+  const float lr = f.real("--lr", 2e-3f);
+  const auto seed = static_cast<std::uint64_t>(f.integer("--seed", 42, 0));
+  const auto loader_threads = static_cast<std::size_t>(f.integer("--loader-threads", 1, 0));
+  f.set_threads();
+  std::ofstream log;
+  if (f.has("--log")) {
+    log.open(f.text("--log"));
+    if (!log) throw std::runtime_error("cannot write log file " + f.text("--log"));
+    log << "epoch,train_loss,train_accuracy,test_accuracy,seconds\n";
+  }
+  const auto folders = open_folders(f);
+  const auto stats = fixed_stats();
+  std::printf("%zu training and %zu test images, %zu classes\n", folders.train.size(), folders.test.size(),
+              folders.train.classes().size());
+  fn::model<Net, fn::mode::train> m{seed};
+  fn::adam opt{m, {.lr = lr}};
+  // CIFAR's usual augmentation: random 32×32 crops of the image padded by 4, random horizontal flips.
+  data::batch_pipeline pipeline(folders.train, {.batches = {.batch_size = batch, .seed = seed},
+                                                .augment = {.crop_padding = 4, .horizontal_flip = true, .normalize_with = stats},
+                                                .threads = loader_threads,
+                                                .epochs = epochs});
+  const bool tty = isatty(fileno(stderr)) != 0;
+  double test_acc = 0;
+  std::size_t saved_epoch = 0;
+  for (std::size_t epoch = 1; epoch <= epochs; ++epoch) {
+    const auto t0 = std::chrono::steady_clock::now();
+    // Cosine annealing over the run (torch's CosineAnnealingLR, T_max = epochs, stepped per epoch).
+    fn::apply_schedule(fn::cosine_lr{lr, epochs}, opt, epoch - 1);
+    double loss_sum = 0;
+    std::size_t seen = 0, correct = 0;
+    for (std::size_t step = 1; step <= pipeline.batches_per_epoch(); ++step) {
+      const data::pipeline_batch* b = nullptr;
+      try {
+        b = pipeline.next();
+      } catch (const fn::file_error& e) {
+        // A bad image: stop here, before any further update; the checkpoint on disk is untouched.
+        std::fprintf(stderr, "%simage_folder: error: %s (epoch %zu, step %zu)%s\n", tty ? "\n" : "", e.what(), epoch,
+                     step, kept(f, saved_epoch).c_str());
+        return 1;
+      }
+      const auto logits = m.forward(b->images);
+      auto [loss, dlogits] = fn::cross_entropy(logits, b->labels);
+      if (!std::isfinite(loss)) {
+        std::fprintf(stderr, "image_folder: non-finite loss at epoch %zu, step %zu%s; try a smaller --lr\n", epoch, step,
+                     kept(f, saved_epoch).c_str());
+        return 3;
+      }
+      m.zero_grad();
+      m.backward(dlogits);
+      opt.step();
+      loss_sum += static_cast<double>(loss) * static_cast<double>(b->labels.size());
+      seen += b->labels.size();
+      for (std::size_t i = 0; i < b->labels.size(); ++i) correct += argmax(logits, i) == static_cast<std::size_t>(b->labels(i));
+      if (tty)
+        std::fprintf(stderr, "\repoch %zu  step %zu/%zu  loss %.4f ", epoch, step, pipeline.batches_per_epoch(),
+                     loss_sum / static_cast<double>(seen));
+    }
+    if (tty) std::fprintf(stderr, "\n");
+    if (const auto bad = fn::find_non_finite(m)) {
+      std::fprintf(stderr, "image_folder: non-finite weights after epoch %zu (%s)%s\n", epoch, bad->c_str(),
+                   kept(f, saved_epoch).c_str());
+      return 3;
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    fn::model<Net, fn::mode::infer> deployed{m};
+    test_acc = accuracy(deployed, folders.test, stats, loader_threads);
+    const double train_loss = loss_sum / static_cast<double>(seen);
+    const double train_acc = static_cast<double>(correct) / static_cast<double>(seen);
+    std::printf("epoch %zu  train loss %.4f  train accuracy %.4f  test accuracy %.4f  %.1f s\n", epoch, train_loss,
+                train_acc, test_acc, seconds);
+    std::fflush(stdout);
+    if (log) log << epoch << ',' << train_loss << ',' << train_acc << ',' << test_acc << ',' << seconds << std::endl;
+    if (f.has("--save")) {
+      fn::save(m, f.text("--save"));  // atomic (temporary file, then rename)
+      saved_epoch = epoch;
+    }
+  }
+  std::printf("test accuracy: %.4f\n", test_acc);
+  if (f.has("--save")) std::printf("weights saved to %s\n", f.text("--save").c_str());
+  return 0;
+}
+
+int eval(const flags& f) {
+  if (!f.has("--data")) throw usage_error("eval needs --data ROOT");
+  if (!f.has("--weights")) throw usage_error("eval needs --weights PATH");
+  f.set_threads();
+  const auto folders = open_folders(f);
+  const auto stats = fixed_stats();
+  fn::model<Net, fn::mode::infer> m{f.text("--weights")};
+  std::printf("test accuracy: %.4f\n", accuracy(m, folders.test, stats, 1));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    if (argc < 2) throw usage_error("missing command");
+    const std::string cmd = argv[1];
+    if (cmd == "train")
+      return train(flags(argc, argv, 2,
+                         {"--data", "--epochs", "--batch", "--lr", "--seed", "--threads", "--loader-threads", "--fit",
+                          "--save", "--log"}));
+    if (cmd == "eval") return eval(flags(argc, argv, 2, {"--data", "--weights", "--threads", "--fit"}));
+    if (cmd == "--help" || cmd == "-h") {
+      std::cout << usage_text;
+      return 0;
+    }
+    throw usage_error("unknown command '" + cmd + "'");
+  } catch (const usage_error& e) {
+    std::cerr << "image_folder: " << e.what() << "\n" << usage_text;
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "image_folder: error: " << e.what() << "\n";
+    return 1;
+  }
+}
