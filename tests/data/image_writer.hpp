@@ -68,7 +68,7 @@ inline std::vector<std::uint8_t> encode_jpeg(const std::vector<std::uint8_t>& pi
 
 /// Writes bytes to a file, creating its parent folders.
 inline void write_file(const std::filesystem::path& path, const std::vector<std::uint8_t>& bytes) {
-  std::filesystem::create_directories(path.parent_path());
+  if (!path.parent_path().empty()) std::filesystem::create_directories(path.parent_path());
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
   if (!out) throw std::runtime_error("write_file: cannot write " + path.string());

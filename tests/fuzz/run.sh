@@ -23,13 +23,15 @@ if [ ! -f "$build/build.ninja" ]; then
 else
   meson configure "$build" -Dfuzz=true > /dev/null
 fi
-ninja -C "$build" -j2 tests/fuzz/fuzz_safetensors tests/fuzz/fuzz_idx > "$build/fuzz-build.log" 2>&1 ||
+ninja -C "$build" -j2 tests/fuzz/fuzz_safetensors tests/fuzz/fuzz_idx tests/fuzz/fuzz_png tests/fuzz/fuzz_jpeg \
+  tests/fuzz/fuzz_cifar tests/fuzz/fuzz_csv > "$build/fuzz-build.log" 2>&1 ||
   { grep -E 'error|FAILED' "$build/fuzz-build.log" | head -30 >&2; exit 2; }
 
-# Largest useful input: the valid seeds are about 2.7 kB (safetensors) and 100 bytes (IDX).
-declare -A max_len=([safetensors]=8192 [idx]=2048)
+# Largest useful input: the valid seeds are about 2.7 kB (safetensors) and 100 bytes (IDX); images under 2 kB, two
+# CIFAR-100 records 6148 bytes, CSV tables under 200 bytes.
+declare -A max_len=([safetensors]=8192 [idx]=2048 [png]=4096 [jpeg]=4096 [cifar]=8192 [csv]=2048)
 status=0
-for name in safetensors idx; do
+for name in safetensors idx png jpeg cifar csv; do
   work="$build/fuzz-work/$name"
   mkdir -p "$work"
   log="$build/fuzz-work/$name.log"
