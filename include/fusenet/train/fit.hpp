@@ -329,7 +329,7 @@ fit_result fit(Model& m, Optimizer& opt, Batches& train, const fit_options& o) {
     const std::size_t batches = train.num_batches();
     if (batches == 0) throw std::invalid_argument("fusenet: fit: epoch " + std::to_string(p.epoch + 1) + " has no batch");
     if (const int s = signals.pending()) return interrupted(s, batches);
-    const auto t0 = clock::now() - std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(p.seconds));
+    auto t0 = clock::now() - std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(p.seconds));
     const auto elapsed = [&] { return std::chrono::duration<double>(clock::now() - t0).count(); };
     // The rate of the last step taken, for the epoch's row (a resumed epoch may have no step left to take).
     double lr = o.schedule && p.step_in_epoch > 0
@@ -370,9 +370,9 @@ fit_result fit(Model& m, Optimizer& opt, Batches& train, const fit_options& o) {
                   per_step * static_cast<double>(batches - b - 1)});
       }
       if (o.every_steps > 0 && o.on_steps && p.global_step % o.every_steps == 0) {
-        const double t_before = elapsed();
+        const auto before = clock::now();
         const auto action = o.on_steps({p.epoch, b + 1, batches, p.global_step, lr, static_cast<double>(loss)});
-        p.seconds = t_before;  // what the callback spends is not training time
+        t0 += clock::now() - before;  // what the callback spends is not training time
         if (action == callback_action::stop) {
           bar.clear();
           r.reason = stop_reason::callback;
