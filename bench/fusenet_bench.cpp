@@ -155,7 +155,7 @@ void bench_train_conv(const options& o, std::size_t batch) {
   const auto x = values(batch * 32 * 14 * 14), w = values(64 * 32 * 9), b = values(64), dy = values(batch * 64 * 14 * 14);
   std::vector<float> y(dy.size()), dx(x.size()), dw(w.size()), db(b.size()), workspace;
   std::vector<fk::plane_moments> moments(batch * 64);
-  using direct = fk::conv2d_direct<32, 64, 14, 14, 3, 1>;
+  using direct = fk::conv2d_direct<32, 64, 14, 14, 3, 1, true>;
   direct::state state;
   direct::forward(x.data(), w.data(), b.data(), y.data(), batch, state);  // backward needs a forward
   std::vector<float> dz_nhwc(batch * direct::dz_image);

@@ -138,13 +138,21 @@ TEST_CASE("plan: describe() of the reference net lists its stages, executors and
         "stage 3: dense 128\u219210 | dense | nchw -> nchw\n");
 }
 
-TEST_CASE("plan: describe() of the reference net in training lists the fused conv stages") {
-  CHECK(fn::describe<reference, fn::mode::train>() ==
-        "stage 0: conv2d 1\u219232 3\u00d73 p1 + bn(batch stats) + relu + max_pool 2 [fused] | fused_train | nchw -> nchw\n"
-        "stage 1: conv2d 32\u219264 3\u00d73 p1 + bn(batch stats) + relu + max_pool 2 [fused] | fused_train | nchw -> nchw\n"
-        "stage 2: flatten | layer | nchw -> nchw\n"
-        "stage 3: dense 3136\u2192128 + bn(batch stats) + relu [fused] | fused_train | nchw -> nchw\n"
-        "stage 4: dense 128\u219210 | layer | nchw -> nchw\n");
+TEST_CASE("plan: describe() of the reference net in training lists executors and what backward keeps") {
+  CHECK(fn::describe<reference, fn::mode::train, fn::targets::avx512>() ==
+        "stage 0: conv2d 1\u219232 3\u00d73 p1 + bn(batch stats) + relu + max_pool 2 [fused] | train_direct_conv | "
+        "nchw -> nchw | dx: gemm | keeps z + output\n"
+        "stage 1: conv2d 32\u219264 3\u00d73 p1 + bn(batch stats) + relu + max_pool 2 [fused] | train_direct_conv | "
+        "nchw -> nchw | dx: direct | keeps z + output\n"
+        "stage 2: flatten | pass_through | nchw -> nchw\n"
+        "stage 3: dense 3136\u2192128 + bn(batch stats) + relu [fused] | train_dense | nchw -> nchw | keeps z + output\n"
+        "stage 4: dense 128\u219210 | layer | nchw -> nchw | keeps output\n");
+}
+
+TEST_CASE("plan: describe() in training shows a residual block's inner training plans") {
+  const std::string text = fn::describe<mixed, fn::mode::train, fn::targets::avx512>();
+  CHECK(text.find("| layer | nchw -> nchw | keeps output\n  block:\n    stage 0: ") != std::string::npos);
+  CHECK(text.find("relu | layer | nchw -> nchw | in place\n") != std::string::npos);
 }
 
 TEST_CASE("plan: the inference model's describe() is the plan of this build's target") {

@@ -109,11 +109,12 @@ constexpr auto pick_dw_tile() {
 }  // namespace detail
 
 /// A Cin → Cout, K×K, stride-1 convolution with zero padding Pad on an H×W map, for training, on the direct
-/// kernel. `forward_supported` / `input_grad_supported` say whether the kernel takes this geometry on Arch
-/// (output channels, respectively input channels, a multiple of the SIMD width, and a register tile that
-/// fits); callers fall back to conv2d_gemm.hpp otherwise.
+/// kernel. InputGrad: the input gradient runs on the direct kernel too (Cout → Cin); else the caller takes it
+/// from conv2d_gemm.hpp. Whether a convolution trains here, and with which input gradient, is the plan's
+/// decision (plan/rules.hpp: trainable_direct_conv, trainable_direct_input_grad); the kernel checks that the
+/// geometry and tiles it is given are ones it can run.
 template <std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, std::size_t K, std::size_t Pad,
-          class Arch = xsimd::default_arch>
+          bool InputGrad, class Arch = xsimd::default_arch>
 struct conv2d_direct {
   static constexpr std::size_t v = xsimd::batch<float, Arch>::size;
   static constexpr std::size_t ho = H + 2 * Pad - K + 1, wo = W + 2 * Pad - K + 1;
@@ -122,10 +123,8 @@ struct conv2d_direct {
 
   using forward_tile = default_conv_tile<Cin, Cout, H, W, K, Pad, 1, Arch>;
   using input_grad_tile = default_conv_tile<Cout, Cin, ho, wo, K, grad_pad, 1, Arch>;
+  static constexpr bool direct_input_grad = InputGrad;
 
-  static constexpr bool forward_supported =
-      K % 2 == 1 && Pad < K && K <= H + 2 * Pad && K <= W + 2 * Pad && Cout % v == 0 && forward_tile::cols > 0;
-  static constexpr bool input_grad_supported = forward_supported && Cin % v == 0 && input_grad_tile::cols > 0;
 
   /// Floats of one image: the bordered NHWC input kept for the weight gradient, and the bordered NHWC dz
   /// backward reads.
@@ -138,11 +137,11 @@ struct conv2d_direct {
   /// z = conv2d(x, w) + bias as conv2d_forward, but z NHWC (N × Ho·Wo × Cout, what the direct kernel writes;
   /// batch_norm_relu_pool_nhwc.hpp reads it), with each image's channel moments while it is in cache
   /// (moments[n·Cout + c], as conv2d_forward's). Keeps the packed weights and the bordered NHWC input in s.
-  /// Requires: forward_supported; x N×Cin×H×W (NCHW), w Cout×Cin×K×K, bias Cout or nullptr, moments N×Cout
+  /// Requires: x N×Cin×H×W (NCHW), w Cout×Cin×K×K, bias Cout or nullptr, moments N×Cout
   /// or nullptr. Ensures: z (and moments) overwritten, bit-identical for any thread count.
   static void forward(const float* x, const float* w, const float* bias, float* z, std::size_t n, state& s,
                       plane_moments* moments = nullptr) {
-    static_assert(forward_supported, "fusenet: conv2d_direct: this geometry needs the GEMM convolution");
+    check_geometry();
     prepare(w, s, n);
     const float* b = bias != nullptr ? bias : s.zeros.data();
     [[maybe_unused]] const int team_size = static_cast<int>(detail::team_threads(n));
@@ -163,7 +162,7 @@ struct conv2d_direct {
   /// × (Wo + 2·grad_pad) × Cout with a zero border, as batch_norm_relu_pool_nhwc_backward writes it), as
   /// conv2d_backward: dx (NCHW) overwritten unless nullptr, dw and db accumulated unless nullptr;
   /// bit-identical for any thread count. Requires: the forward of these n images ran with s; dx == nullptr
-  /// unless input_grad_supported (the caller takes the input gradient from conv2d_backward then).
+  /// unless InputGrad (the caller takes the input gradient from conv2d_backward then).
   static void backward(const float* dz, float* dx, float* dw, float* db, std::size_t n, const state& s,
                        std::vector<float>& workspace) {
     backward_from([dz](std::size_t i, float*) { return dz + i * dz_image; }, dx, dw, db, n, s, workspace);
@@ -176,7 +175,7 @@ struct conv2d_direct {
   template <class DzOf>
   static void backward_from(DzOf&& dz_of, float* dx, float* dw, float* db, std::size_t n, const state& s,
                             std::vector<float>& workspace) {
-    assert(dx == nullptr || input_grad_supported);
+    assert(dx == nullptr || InputGrad);
     constexpr std::size_t part_size = K * K * Cin * Cout, per_thread = H * W * Cin + dz_image;
     constexpr std::size_t dz_row = (wo + 2 * grad_pad) * Cout, dz_first = grad_pad * dz_row + grad_pad * Cout;
     const std::size_t chunks = (n + conv2d_dw_chunk - 1) / conv2d_dw_chunk;
@@ -206,7 +205,7 @@ struct conv2d_direct {
         }
         if (dw != nullptr) weight_grad_image(s.input.data() + i * x_image, dzb, parts + c * part_size, i == first);
         if (dx != nullptr) {
-          if constexpr (input_grad_supported) {
+          if constexpr (InputGrad) {
             conv_bias_relu_pool_image<input_grad_tile, Cout, Cin, ho, wo, K, grad_pad, 1, pool_max, act_none, 0,
                                       Arch>(dzb, s.input_grad_weights.data(), s.zeros.data(), dx_nhwc);
             nhwc_to_nchw<Cin, H, W, 0>(dx_nhwc, dx + i * Cin * H * W, 1);
@@ -233,11 +232,18 @@ struct conv2d_direct {
   }
 
  private:
+  static constexpr void check_geometry() {
+    static_assert(Pad < K, "fusenet: conv2d_direct: the padding must be below the kernel size (the input "
+                           "gradient pads dz by K - 1 - Pad)");
+    detail::check_conv_tile<forward_tile, Cin, Cout, H, W, K, Pad, 1, Arch>();
+    if constexpr (InputGrad) detail::check_conv_tile<input_grad_tile, Cout, Cin, ho, wo, K, grad_pad, 1, Arch>();
+  }
+
   /// Packs the weights for this step and sizes the kept input for n images.
   static void prepare(const float* w, state& s, std::size_t n) {
     s.forward_weights.resize(weight_size);
     pack_conv_weights<Cin, Cout, K, Arch>(w, s.forward_weights.data());
-    if constexpr (input_grad_supported) {
+    if constexpr (InputGrad) {
       // w'[i][o][ky][kx] = w[o][i][K−1−ky][K−1−kx], then packed like any Cout → Cin weight
       std::vector<float> flipped(weight_size);
       for (std::size_t o = 0; o < Cout; ++o)

@@ -53,7 +53,7 @@ template <class Layer>
 inline constexpr bool is_fully_connected = is_kind<layer_op::dense, Layer>;
 
 template <class List, dims In>
-class chain_runner;
+class train_runner;
 
 /// The two chains inside a residual layer (placeholders for other layers).
 template <class Layer, dims In, bool IsResidual = is_kind<layer_op::residual, Layer>>
@@ -63,8 +63,8 @@ struct residual_parts {
 };
 template <class Layer, dims In>
 struct residual_parts<Layer, In, true> {
-  using block = chain_runner<typename Layer::block_list, In>;
-  using shortcut = chain_runner<typename Layer::shortcut_list, In>;
+  using block = train_runner<typename Layer::block_list, In>;
+  using shortcut = train_runner<typename Layer::shortcut_list, In>;
 };
 
 /// Layer number Index of a chain, with input shape In: storage and passes for Layer's kind.
@@ -231,7 +231,7 @@ class node {
     }
   }
 
-  // For fused training stages (model/train_stage.hpp), which run several layers' math in one loop.
+  // For fused training stages (model/stages/train_*.hpp), which run several layers' math in one loop.
 
   /// Tensor t's values and gradient (PyTorch order: weight, bias / γ, β, running mean, running var).
   float* value(std::size_t t) { return values_[t].data(); }

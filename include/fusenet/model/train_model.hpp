@@ -12,7 +12,7 @@
 #include <xtensor/xtensor.hpp>
 
 #include "fusenet/introspection.hpp"
-#include "fusenet/model/chain_runner.hpp"
+#include "fusenet/model/stages/train_runner.hpp"
 #include "fusenet/model/mode.hpp"
 #include "fusenet/train/param.hpp"
 
@@ -41,7 +41,7 @@ void check_batch_shape(const Tensor& x, const char* what) {
 template <class Net>
 class model<Net, mode::train> {
   static_assert(Net::checked, "fusenet: model: the network does not type-check (see the error above)");
-  using runner_type = detail::chain_runner<typename Net::layer_list, Net::input_shape>;
+  using runner_type = detail::train_runner<typename Net::layer_list, Net::input_shape>;
 
  public:
   using network = Net;

@@ -35,11 +35,13 @@ std::string stage_text(dims in) {
   }
 }
 
-template <class Net, class... Layers>
-std::array<std::string, sizeof...(Layers)> stage_texts(type_list<Layers...>) {
+// The texts of a layer list's layers, each with its input shape from `facts`.
+template <class... Layers>
+std::array<std::string, sizeof...(Layers)> stage_texts(type_list<Layers...>,
+                                                       const std::array<layer_facts, sizeof...(Layers)>& facts) {
   std::array<std::string (*)(dims), sizeof...(Layers)> f{&stage_text<Layers>...};
   std::array<std::string, sizeof...(Layers)> out;
-  for (std::size_t i = 0; i < sizeof...(Layers); ++i) out[i] = f[i](Net::steps[i].in);
+  for (std::size_t i = 0; i < sizeof...(Layers); ++i) out[i] = f[i](facts[i].in);
   return out;
 }
 
@@ -53,8 +55,11 @@ constexpr const char* executor_name(executor e) {
     case executor::global_pool: return "global_pool";
     case executor::pool: return "pool";
     case executor::reference: return "reference";
-    case executor::fused_train: return "fused_train";
+    case executor::train_direct_conv: return "train_direct_conv";
+    case executor::train_gemm_conv: return "train_gemm_conv";
+    case executor::train_dense: return "train_dense";
     case executor::layer: return "layer";
+    case executor::pass_through: return "pass_through";
   }
   return "";
 }
@@ -64,10 +69,22 @@ inline std::string layout_text(layout lo, std::size_t border) {
   return border ? "nhwc+" + std::to_string(border) : std::string("nhwc");
 }
 
-// One stage's line: its layers (`text`, one per layer of Net), what folded into them, executor and layouts.
-template <class Net, std::size_t N>
-std::string record_line(const stage_record& r, bool infer, const std::array<std::string, N>& text) {
-  constexpr auto facts = facts_table<typename Net::layer_list>::value;
+// What a training stage keeps for backward, and where its input gradient comes from.
+inline std::string train_text(const stage_record& r) {
+  std::string s;
+  if (r.exec == executor::train_direct_conv) s += r.direct_input_grad ? " | dx: direct" : " | dx: gemm";
+  if (r.exec == executor::pass_through) return s;
+  if (r.in_place) return s + " | in place";
+  s += " | keeps ";
+  if (r.kept_floats > 0) s += "z + ";
+  return s + "output";
+}
+
+// One stage's line: its layers (`text` and `facts`, one per layer of the list), what folded into them, executor and
+// layouts, and in training what it keeps.
+template <std::size_t N>
+std::string record_line(const stage_record& r, bool infer, const std::array<std::string, N>& text,
+                        const std::array<layer_facts, N>& facts) {
   const stage st = r.st;
   std::string line;
   for (std::size_t k = 0; k < st.count; ++k) {
@@ -83,7 +100,7 @@ std::string record_line(const stage_record& r, bool infer, const std::array<std:
   }
   if (st.fused()) line += " [fused]";
   return line + " | " + executor_name(r.exec) + " | " + layout_text(r.in_layout, r.in_border) + " -> " +
-         layout_text(r.out_layout, r.out_border) + "\n";
+         layout_text(r.out_layout, r.out_border) + (infer ? std::string{} : train_text(r)) + "\n";
 }
 
 template <class P>
@@ -92,7 +109,7 @@ std::string describe_infer_plan(const std::string& indent);
 template <class P, std::size_t S, std::size_t N>
 std::string describe_infer_stage(const std::string& indent, const std::array<std::string, N>& text) {
   constexpr stage_record r = P::records[S];
-  std::string out = indent + "stage " + std::to_string(S) + ": " + record_line<typename P::network>(r, true, text);
+  std::string out = indent + "stage " + std::to_string(S) + ": " + record_line(r, true, text, P::facts);
   if constexpr (r.exec == executor::residual) {
     using inner = residual_plans<P, S>;
     out += indent + "  block:\n" + describe_infer_plan<typename inner::block>(indent + "    ");
@@ -106,13 +123,46 @@ std::string describe_infer_stage(const std::string& indent, const std::array<std
 
 template <class P, std::size_t... S>
 std::string describe_infer_stages(const std::string& indent, std::index_sequence<S...>) {
-  const auto text = stage_texts<typename P::network>(typename P::network::layer_list{});
+  const auto text = stage_texts(typename P::network::layer_list{}, P::facts);
   return (std::string{} + ... + describe_infer_stage<P, S>(indent, text));
 }
 
 template <class P>
 std::string describe_infer_plan(const std::string& indent) {
   return describe_infer_stages<P>(indent, std::make_index_sequence<P::count>{});
+}
+
+template <class P>
+std::string describe_train_plan(const std::string& indent);
+
+// A residual layer trains as one layer whose block and shortcut run training plans of their own.
+template <class P, std::size_t S, std::size_t N>
+std::string describe_train_stage(const std::string& indent, const std::array<std::string, N>& text) {
+  constexpr stage_record r = P::records[S];
+  std::string out = indent + "stage " + std::to_string(S) + ": " + record_line(r, false, text, P::facts);
+  if constexpr (P::facts[r.st.first].op == layer_op::residual) {
+    using layer = type_at_t<r.st.first, typename P::list>;
+    constexpr dims in = P::facts[r.st.first].in;
+    out += indent + "  block:\n" +
+           describe_train_plan<train_plan_of<typename layer::block_list, in, P::planned_for>>(indent + "    ");
+    if constexpr (layer::shortcut_list::size == 0)
+      out += indent + "  shortcut: identity\n";
+    else
+      out += indent + "  shortcut:\n" +
+             describe_train_plan<train_plan_of<typename layer::shortcut_list, in, P::planned_for>>(indent + "    ");
+  }
+  return out;
+}
+
+template <class P, std::size_t... S>
+std::string describe_train_stages(const std::string& indent, std::index_sequence<S...>) {
+  const auto text = stage_texts(typename P::list{}, P::facts);
+  return (std::string{} + ... + describe_train_stage<P, S>(indent, text));
+}
+
+template <class P>
+std::string describe_train_plan(const std::string& indent) {
+  return describe_train_stages<P>(indent, std::make_index_sequence<P::count>{});
 }
 }  // namespace detail
 
@@ -128,12 +178,8 @@ std::string describe() {
   if constexpr (std::is_same_v<Mode, mode::infer>) {
     return detail::describe_infer_plan<detail::network_plan<Net, Target>>("");
   } else {
-    constexpr auto plan = execution_plan<Net, Mode, Target>;
-    const auto text = detail::stage_texts<Net>(typename Net::layer_list{});
-    std::string out;
-    for (std::size_t s = 0; s < stage_count<Net, Mode>; ++s)
-      out += "stage " + std::to_string(s) + ": " + detail::record_line<Net>(plan[s], false, text);
-    return out;
+    return detail::describe_train_plan<detail::train_plan_of<typename Net::layer_list, Net::input_shape, Target>>(
+        "");
   }
 }
 

@@ -26,8 +26,12 @@ enum class executor {
   global_pool,  ///< inference: global average pool of whichever layout its producer writes, into C features
   pool,         ///< inference: a max / average pool of any window on NHWC, channels in the lanes
   reference,    ///< the trainer's layer code in evaluation semantics (layers no fused executor takes)
-  fused_train,  ///< training: conv / dense with batch statistics, ReLU and pool (model/train_stage.hpp)
-  layer,        ///< training: one layer's own forward and backward (model/node.hpp)
+  train_direct_conv,  ///< training: conv on the direct kernel (z kept NHWC, its moments taken in cache), batch
+                      ///< statistics, BN + ReLU + 2×2 max pool in one NHWC pass; backward on the direct kernel
+  train_gemm_conv,    ///< training: im2col + GEMM conv with its moments, the same epilogue on NCHW
+  train_dense,        ///< training: dense with batch statistics and ReLU, the conv epilogue's N×F×1×1 case
+  layer,              ///< training: one layer's own forward and backward (model/node.hpp)
+  pass_through,       ///< training: flatten or identity: the input passes on unchanged, forward and backward
 };
 
 /// How a stage's activations lie in memory, per sample.
@@ -56,6 +60,11 @@ struct stage_record {
   std::size_t slot = 0;          ///< where it writes: 0 and 1 are the ping-pong buffers, 2 the caller's output
   std::size_t stream_batch = 0;  ///< dense: batches up to this size stream the weights (GEMV) instead of the GEMM
   dims in{}, out{};              ///< the stage's input and output shapes
+  // Training only:
+  bool direct_input_grad = false;  ///< train_direct_conv: the input gradient runs on the direct kernel too
+  bool in_place = false;           ///< writes over its input (a ReLU after a layer of the same chain)
+  bool keeps_output = false;       ///< its output stays in a buffer of its own until backward reads it
+  std::size_t kept_floats = 0;     ///< floats per sample kept for backward besides the output: a fused stage's z
 };
 
 /// Batches a dense stage runs as a GEMV that reads each weight once per four samples: below about four samples
@@ -189,21 +198,66 @@ constexpr std::array<stage_record, N> infer_records(const std::array<stage, N>& 
   return r;
 }
 
-// Training: fused conv / dense + batch-statistics stages and single layers, all on NCHW between stages.
+/// The layers that run in place over their input: a ReLU after a layer of the same chain that computes (never on
+/// the chain's input, which its caller owns and a residual's shortcut reads too). Its producer does not need its
+/// own output in backward, and ReLU's backward reads relu(x) > 0, which holds exactly where x > 0.
 template <std::size_t N>
-constexpr std::array<stage_record, N> train_records(const std::array<stage, N>& stages, std::size_t count,
-                                                    const std::array<layer_facts, N>& l) {
-  std::array<stage_record, N> r{};
-  for (std::size_t s = 0; s < count; ++s) {
-    r[s].st = stages[s];
-    r[s].exec = stages[s].kind == stage_kind::single ? executor::layer : executor::fused_train;
-    r[s].in = l[stages[s].first].in;
-    r[s].out = l[stages[s].first + stages[s].count - 1].out;
-    r[s].out_floats = r[s].out.size();
-    r[s].slot = s + 1 == count ? 2 : s % 2;
+constexpr std::array<bool, N> runs_in_place(const std::array<layer_facts, N>& l) {
+  std::array<bool, N> r{};
+  bool produced = false;
+  for (std::size_t i = 0; i < N; ++i) {
+    r[i] = l[i].op == layer_op::relu && produced;
+    produced = produced || !passes_through(l[i]);
   }
   return r;
 }
+
+// The executor of a training stage: a fused conv stage on the direct kernel when the plan's rule takes it, else on
+// the GEMM; fused dense stages; flatten and identity pass through; every other layer runs alone.
+template <std::size_t N>
+constexpr executor train_executor_of(const stage& s, const std::array<layer_facts, N>& l, const target& t) {
+  if (s.kind == stage_kind::conv)
+    return trainable_direct_conv(conv_facts_of(l[s.first], 1), t) ? executor::train_direct_conv
+                                                                   : executor::train_gemm_conv;
+  if (s.kind == stage_kind::dense) return executor::train_dense;
+  return passes_through(l[s.first]) ? executor::pass_through : executor::layer;
+}
+
+// Training: fused conv / dense + batch-statistics stages and single layers, all on NCHW between stages. Each stage
+// but a pass-through or in-place one keeps its output in a buffer of its own for backward; a fused stage also
+// keeps its conv or dense output z.
+template <std::size_t N>
+constexpr std::array<stage_record, N> train_records(const std::array<stage, N>& stages, std::size_t count,
+                                                    const std::array<layer_facts, N>& l, const target& t) {
+  std::array<stage_record, N> r{};
+  const std::array<bool, N> in_place = runs_in_place(l);
+  for (std::size_t s = 0; s < count; ++s) {
+    const stage& st = stages[s];
+    stage_record& x = r[s];
+    x.st = st;
+    x.exec = train_executor_of(st, l, t);
+    x.in = l[st.first].in;
+    x.out = l[st.first + st.count - 1].out;
+    x.out_floats = x.out.size();
+    x.direct_input_grad =
+        x.exec == executor::train_direct_conv && trainable_direct_input_grad(conv_facts_of(l[st.first], 1), t);
+    x.in_place = x.exec == executor::layer && in_place[st.first];
+    x.keeps_output = x.exec != executor::pass_through && !x.in_place;
+    x.kept_floats = st.fused() ? l[st.first].out.size() : 0;
+  }
+  return r;
+}
+
+/// The training records of a layer list (a network's, or a residual's block or shortcut) with input In, for Target.
+template <class List, dims In, target Target>
+struct train_plan_of {
+  using list = List;
+  static constexpr dims input = In;
+  static constexpr target planned_for = Target;
+  static constexpr std::size_t count = list_plan<List, true>::computed.second;
+  static constexpr auto facts = facts_table<List>::with(chain_facts<typename chain_of<List>::type, In>::steps);
+  static constexpr auto records = train_records(list_plan<List, true>::computed.first, count, facts, Target);
+};
 
 template <class Layer, dims In, target Target>
 constexpr edge residual_input_or_none() {
@@ -270,8 +324,7 @@ struct execution_plan_of {
     if constexpr (std::is_same_v<Mode, mode::infer>) {
       return network_plan<Net, Target>::records;
     } else {
-      constexpr auto facts = facts_table<typename Net::layer_list>::with(Net::steps);
-      return train_records(stages<Net, Mode>, stage_count<Net, Mode>, facts);
+      return train_plan_of<typename Net::layer_list, Net::input_shape, Target>::records;
     }
   }();
 };

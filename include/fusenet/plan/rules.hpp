@@ -61,6 +61,9 @@ constexpr bool fusable_flatten_dense(const layer_facts& flat, const layer_facts&
   return flat.op == layer_op::flatten && next.op == layer_op::dense;
 }
 
+/// flatten and identity pass their input on unchanged: no copy forward, the gradient unchanged backward.
+constexpr bool passes_through(const layer_facts& l) { return l.op == layer_op::flatten || l.op == layer_op::identity; }
+
 /// The facts about a convolution that decide whether the direct bordered-NHWC kernel can run it.
 struct conv_facts {
   std::size_t in_channels = 0, out_channels = 0, kernel = 0, stride = 1, dilation = 1, groups = 1;
@@ -103,6 +106,25 @@ constexpr bool fusable_depthwise_conv(const conv_facts& c, const target& t) {
 /// A convolution runs on the direct kernel when both its geometry and its register tile suit the target.
 constexpr bool fusable_direct_conv(const conv_facts& c, const target& t) {
   return direct_conv_geometry(c, t) && direct_conv_tile_fits(c, t);
+}
+
+/// Training runs a convolution with batch statistics on the direct kernel (kernels/conv2d_direct.hpp) when the
+/// inference kernel takes it without a pool at stride 1 and its padding is below its kernel (so that its input
+/// gradient is a convolution of dz padded by K − 1 − P ≥ 0). Otherwise it trains on im2col + GEMM.
+constexpr bool trainable_direct_conv(const conv_facts& c, const target& t) {
+  conv_facts unpooled = c;
+  unpooled.pool = 1;
+  return c.stride == 1 && c.pad < c.kernel && fusable_direct_conv(unpooled, t);
+}
+
+/// The input gradient of a directly trained convolution: dz (Cout channels on the Ho×Wo output, padded by
+/// K − 1 − P) convolved with the flipped, transposed weights into Cin channels. It runs on the direct kernel too
+/// when that convolution is one the kernel takes (Cin fills whole vectors, its tile fits); else on the GEMM.
+constexpr bool trainable_direct_input_grad(const conv_facts& c, const target& t) {
+  if (!trainable_direct_conv(c, t)) return false;
+  const std::size_t ho = c.height + 2 * c.pad - c.kernel + 1, wo = c.width + 2 * c.pad - c.kernel + 1;
+  const conv_facts transposed{c.out_channels, c.in_channels, c.kernel, 1, 1, 1, c.kernel - 1 - c.pad, ho, wo, 1};
+  return fusable_direct_conv(transposed, t);
 }
 
 }  // namespace fusenet

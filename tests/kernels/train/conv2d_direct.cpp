@@ -9,6 +9,7 @@
 #include <fusenet/kernels/batch_stats.hpp>
 #include <fusenet/kernels/conv2d_direct.hpp>
 #include <fusenet/kernels/scalar/conv2d.hpp>
+#include <fusenet/plan/rules.hpp>
 #include <limits>
 #include <random>
 #include <vector>
@@ -47,15 +48,18 @@ outputs run_direct(std::size_t n, const std::vector<float>& x, const std::vector
   Conv::forward(x.data(), w.data(), bias, z_nhwc.data(), n, s, o.moments.data());
   fk::nhwc_to_nchw<Cout, Conv::ho, Conv::wo, 0>(z_nhwc.data(), o.z.data(), n);
   fk::nchw_to_nhwc<Cout, Conv::ho, Conv::wo, Conv::grad_pad>(dz.data(), dz_nhwc.data(), n);
-  Conv::backward(dz_nhwc.data(), Conv::input_grad_supported ? o.dx.data() : nullptr, o.dw.data(), o.db.data(), n, s,
+  Conv::backward(dz_nhwc.data(), Conv::direct_input_grad ? o.dx.data() : nullptr, o.dw.data(), o.db.data(), n, s,
                  workspace);
   return o;
 }
 
 template <std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, std::size_t K, std::size_t Pad>
 void check_against_scalar(std::size_t n, std::mt19937& rng, std::vector<float>& workspace) {
-  using conv = fk::conv2d_direct<Cin, Cout, H, W, K, Pad>;
-  static_assert(conv::forward_supported);
+  // as the training plan decides it for this build's target
+  constexpr fusenet::conv_facts facts{Cin, Cout, K, 1, 1, 1, Pad, H, W, 1};
+  static_assert(fusenet::trainable_direct_conv(facts, fusenet::build_target));
+  using conv = fk::conv2d_direct<Cin, Cout, H, W, K, Pad,
+                                 fusenet::trainable_direct_input_grad(facts, fusenet::build_target)>;
   CAPTURE(Cin);
   CAPTURE(Cout);
   CAPTURE(H);
@@ -83,7 +87,7 @@ void check_against_scalar(std::size_t n, std::mt19937& rng, std::vector<float>& 
     // float sums of Cin·K² (forward), Cout·K² (input gradient), Ho·Wo per image (weight and bias gradients)
     // terms in [-1, 1]
     CHECK(mismatches(o.z, narrow(z_ref), 1e-5f, 2e-7f * Cin * K * K) == 0);
-    if constexpr (conv::input_grad_supported) CHECK(mismatches(o.dx, narrow(dx_ref), 1e-5f, 2e-7f * Cout * K * K) == 0);
+    if constexpr (conv::direct_input_grad) CHECK(mismatches(o.dx, narrow(dx_ref), 1e-5f, 2e-7f * Cout * K * K) == 0);
     CHECK(mismatches(o.dw, narrow(dw_ref), 1e-5f, 2e-7f * static_cast<float>(n * plane)) == 0);
     CHECK(mismatches(o.db, narrow(db_ref), 1e-5f, 2e-7f * static_cast<float>(n * plane)) == 0);
     // the moments are those of the planes written (sum and squared deviations, in double)
@@ -116,7 +120,7 @@ TEST_CASE("direct training convolution matches the scalar convolution in double,
 
 TEST_CASE("direct training convolution: the kept state follows the batch size of each forward") {
   std::mt19937 rng(22);
-  using conv = fk::conv2d_direct<16, 16, 6, 6, 3, 1>;
+  using conv = fk::conv2d_direct<16, 16, 6, 6, 3, 1, true>;
   std::vector<float> workspace;
   conv::state s;
   for (const std::size_t n : {5u, 2u, 7u}) {
@@ -140,7 +144,7 @@ TEST_CASE("direct training convolution: the kept state follows the batch size of
 
 TEST_CASE("direct training convolution gives bit-identical results on 1 and 2 threads") {
   std::mt19937 rng(23);
-  using conv = fk::conv2d_direct<32, 64, 14, 14, 3, 1>;
+  using conv = fk::conv2d_direct<32, 64, 14, 14, 3, 1, true>;
   const std::size_t n = 20;  // three dw chunks of unequal size
   const auto x = random_vector(n * 32 * 196, rng), w = random_vector(64 * 32 * 9, rng);
   const auto bias = random_vector(64, rng), dz = random_vector(n * 64 * 196, rng);

@@ -16,12 +16,18 @@ constexpr fn::target avx512 = fn::targets::avx512, avx2 = fn::targets::avx2;
 
 template <class Net, fn::target T>
 constexpr auto infer = fn::execution_plan<Net, fn::mode::infer, T>;
-template <class Net>
-constexpr auto train = fn::execution_plan<Net, fn::mode::train>;
+template <class Net, fn::target T>
+constexpr auto train = fn::execution_plan<Net, fn::mode::train, T>;
 
 /// Record r runs on executor e, reading `in` (border bi) and writing `out` (border bo).
 constexpr bool is(const fn::stage_record& r, executor e, layout in, std::size_t bi, layout out, std::size_t bo) {
   return r.exec == e && r.in_layout == in && r.in_border == bi && r.out_layout == out && r.out_border == bo;
+}
+/// Training record r runs on executor e and keeps its output (else writes in place or passes its input on) and
+/// `kept` floats per sample besides.
+constexpr bool trains(const fn::stage_record& r, executor e, bool keeps_output, std::size_t kept) {
+  return r.exec == e && r.keeps_output == keeps_output && r.kept_floats == kept && r.in_layout == layout::nchw &&
+         r.out_layout == layout::nchw;
 }
 /// Every edge of a plan joins equal layouts: what stage s writes is what stage s + 1 reads.
 template <std::size_t N>
@@ -50,9 +56,16 @@ static_assert(infer<reference, avx512>[0].slot == 0 && infer<reference, avx512>[
 // per-sample floats: 32 × (14 + 2)² bordered for the second conv; 64 × 7 × 7 unbordered for the dense stage
 static_assert(infer<reference, avx512>[0].out_floats == 32 * 16 * 16);
 static_assert(infer<reference, avx512>[1].out_floats == 64 * 7 * 7);
-// training: conv / dense + batch statistics fused, flatten and the head alone
+// training: conv / dense + batch statistics fused (z kept besides the output), flatten passes through, the head
+// alone; both convs on the direct kernel, the first one's input gradient (1 channel fills no vector) on the GEMM
 static_assert(fn::stage_count<reference, fn::mode::train> == 5);
-static_assert(train<reference>[0].exec == executor::fused_train && train<reference>[2].exec == executor::layer);
+static_assert(trains(train<reference, avx512>[0], executor::train_direct_conv, true, 32 * 28 * 28));
+static_assert(!train<reference, avx512>[0].direct_input_grad && train<reference, avx512>[1].direct_input_grad);
+static_assert(trains(train<reference, avx512>[1], executor::train_direct_conv, true, 64 * 14 * 14));
+static_assert(trains(train<reference, avx512>[2], executor::pass_through, false, 0));
+static_assert(trains(train<reference, avx512>[3], executor::train_dense, true, 128));
+static_assert(trains(train<reference, avx512>[4], executor::layer, true, 0));
+static_assert(train<reference, avx2>[0].exec == executor::train_direct_conv && train<reference, avx2>[1].direct_input_grad);
 
 // 2. LeNet-5 without BatchNorm: 6 and 16 output channels fill no AVX-512 vector (16 does on AVX2: 2 × 8).
 using lenet5 = fn::sequential<input<1, 28, 28>, conv2d<6, 5, padding<2>>, relu, max_pool<2>, conv2d<16, 5>, relu,
@@ -64,9 +77,11 @@ static_assert(is(infer<lenet5, avx512>[1], executor::direct_conv, layout::nhwc, 
 static_assert(is(infer<lenet5, avx2>[1], executor::direct_conv, layout::nhwc, 0, layout::nhwc, 0));
 static_assert(is(infer<lenet5, avx512>[2], executor::dense, layout::nhwc, 0, layout::nchw, 0));
 static_assert(edges_agree(infer<lenet5, avx512>, 5));
-// training without BatchNorm: nothing fuses
+// training without BatchNorm: nothing fuses; each ReLU runs in place over the layer before it
 static_assert(fn::stage_count<lenet5, fn::mode::train> == lenet5::layer_count);
-static_assert(train<lenet5>[0].exec == executor::layer);
+static_assert(trains(train<lenet5, avx512>[0], executor::layer, true, 0));
+static_assert(trains(train<lenet5, avx512>[1], executor::layer, false, 0) && train<lenet5, avx512>[1].in_place);
+static_assert(trains(train<lenet5, avx512>[6], executor::pass_through, false, 0));
 
 // 3. VGG-style: conv-BN-ReLU ×2 + pool, three times; bordered NHWC on every edge until the head.
 using vgg = fn::sequential<input<3, 32, 32>, conv2d<64, 3, padding<1>>, batch_norm, relu, conv2d<64, 3, padding<1>>,
@@ -81,6 +96,9 @@ static_assert(is(infer<vgg, avx512>[5], executor::direct_conv, layout::nhwc, 1, 
 static_assert(is(infer<vgg, avx2>[6], executor::dense, layout::nhwc, 0, layout::nchw, 0));
 static_assert(edges_agree(infer<vgg, avx512>, 7) && edges_agree(infer<vgg, avx2>, 7));
 static_assert(fn::stage_count<vgg, fn::mode::train> == 8);  // six fused convs, flatten, the head
+static_assert(trains(train<vgg, avx512>[0], executor::train_direct_conv, true, 64 * 32 * 32));
+static_assert(!train<vgg, avx512>[0].direct_input_grad && train<vgg, avx512>[1].direct_input_grad);
+static_assert(train<vgg, avx2>[5].exec == executor::train_direct_conv && train<vgg, avx2>[5].direct_input_grad);
 
 // 4. A CIFAR ResNet: bordered NHWC from the stem to the global pool, through identity and projection blocks.
 using basic = residual<conv2d<16, 3, padding<1>, bias<false>>, batch_norm, relu, conv2d<16, 3, padding<1>, bias<false>>,
@@ -109,8 +127,17 @@ using down_plans = fn::detail::residual_plans<fn::detail::network_plan<resnet, a
 static_assert(is(down_plans::block::records[0], executor::direct_conv, layout::nhwc, 1, layout::nhwc, 1));
 static_assert(is(down_plans::block::records[1], executor::direct_conv, layout::nhwc, 1, layout::nhwc, 0));
 static_assert(is(down_plans::shortcut::records[0], executor::direct_conv, layout::nhwc, 1, layout::nhwc, 0));
-// training: the residual blocks are layers of their own
-static_assert(train<resnet>[1].exec == executor::layer);
+// training: the residual blocks are layers of their own, with training plans inside; the ReLU after each runs in
+// place; the 3×3 convs of an identity block on the direct kernel, the stride-2 block's on the GEMM
+static_assert(trains(train<resnet, avx512>[0], executor::train_direct_conv, true, 16 * 32 * 32));
+static_assert(trains(train<resnet, avx512>[1], executor::layer, true, 0));
+static_assert(trains(train<resnet, avx512>[2], executor::layer, false, 0) && train<resnet, avx512>[2].in_place);
+using basic_train = fn::detail::train_plan_of<basic::block_list, fn::chw(16, 32, 32), avx512>;
+static_assert(basic_train::count == 2 && trains(basic_train::records[0], executor::train_direct_conv, true, 16 * 32 * 32));
+static_assert(basic_train::records[0].direct_input_grad && !basic_train::records[1].st.relu);
+using down_train = fn::detail::train_plan_of<down::block_list, fn::chw(16, 32, 32), avx512>;
+static_assert(down_train::records[0].exec == executor::train_gemm_conv);  // stride 2
+static_assert(down_train::records[1].exec == executor::train_direct_conv);
 
 // 5. MobileNet-style depthwise-separable blocks: depthwise (groups = channels) and pointwise convs alternate on
 //    bordered NHWC from the first conv to the global pool, which sums the NHWC pixels into the head's features.
@@ -132,5 +159,9 @@ static_assert(infer<narrow, avx512>[0].exec == executor::gemm_conv);
 static_assert(infer<narrow, avx2>[0].exec == executor::depthwise_conv);
 static_assert(edges_agree(infer<mobilenet, avx512>, 7) && edges_agree(infer<mobilenet, avx2>, 7));
 static_assert(fn::stage_count<mobilenet, fn::mode::train> == 8);
+// training: the depthwise convs on the GEMM, the 1×1 pointwise ones on the direct kernel
+static_assert(train<mobilenet, avx512>[1].exec == executor::train_gemm_conv);
+static_assert(train<mobilenet, avx512>[2].exec == executor::train_direct_conv && train<mobilenet, avx512>[2].direct_input_grad);
+static_assert(train<mobilenet, avx512>[3].exec == executor::train_gemm_conv);
 
 }  // namespace
