@@ -7,17 +7,14 @@
 // while the model trains on T threads, and normalised to [-1, 1] per channel (mean 0.5, std 0.5).
 // train --save PATH rewrites PATH after every completed epoch; a bad image stops training
 // with the file's name and leaves PATH as the last completed epoch wrote it.
-#include <unistd.h>
-
 #include <algorithm>
-#include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
-#include <fstream>
-#include <fusenet/data/batch_pipeline.hpp>
 #include <fusenet/data/image_folder.hpp>
+#include <fusenet/data/pipeline_batches.hpp>
 #include <fusenet/data/transforms.hpp>
-#include <fusenet/train/losses.hpp>
+#include <fusenet/train/fit.hpp>
 #include <fusenet/train/optimizers.hpp>
 #include <fusenet/train/schedule.hpp>
 #include <iostream>
@@ -125,25 +122,11 @@ data::train_test_folders open_folders(const flags& f) {
 // before training and again for eval, and the saved weights do not carry them.
 data::channel_stats fixed_stats() { return {{0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f}}; }
 
-std::size_t argmax(const xt::xtensor<float, 2>& logits, std::size_t row) {
-  std::size_t best = 0;
-  for (std::size_t c = 1; c < max_classes; ++c)
-    if (logits(row, c) > logits(row, best)) best = c;
-  return best;
-}
-
-// Accuracy of the inference model (BatchNorm folded) on a folder, normalised as in training, not augmented.
-double accuracy(fn::model<Net, fn::mode::infer>& m, const data::image_folder& folder, const data::channel_stats& stats,
-                std::size_t loader_threads) {
-  data::batch_pipeline eval(folder, {.batches = {.batch_size = 256, .shuffle = false, .last = data::last_batch::keep},
-                                     .augment = {.normalize_with = stats},
-                                     .threads = loader_threads});
-  std::size_t correct = 0;
-  while (const auto* b = eval.next()) {
-    const auto logits = m.forward(b->images);
-    for (std::size_t i = 0; i < b->labels.size(); ++i) correct += argmax(logits, i) == static_cast<std::size_t>(b->labels(i));
-  }
-  return static_cast<double>(correct) / static_cast<double>(folder.size());
+// The test folder in order, normalised as in training, not augmented: what fit's validation and eval read.
+data::pipeline_batches test_batches(const data::image_folder& folder, std::size_t loader_threads) {
+  return data::pipeline_batches(folder, {.batches = {.batch_size = 256, .shuffle = false, .last = data::last_batch::keep},
+                                         .augment = {.normalize_with = fixed_stats()},
+                                         .threads = loader_threads});
 }
 
 // What --save PATH holds after a stop, for the error message.
@@ -162,80 +145,65 @@ int train(const flags& f) {
   const auto seed = static_cast<std::uint64_t>(f.integer("--seed", 42, 0));
   const auto loader_threads = static_cast<std::size_t>(f.integer("--loader-threads", 1, 0));
   f.set_threads();
-  std::ofstream log;
-  if (f.has("--log")) {
-    log.open(f.text("--log"));
-    if (!log) throw std::runtime_error("cannot write log file " + f.text("--log"));
-    log << "epoch,train_loss,train_accuracy,test_accuracy,seconds\n";
-  }
   const auto folders = open_folders(f);
-  const auto stats = fixed_stats();
   std::printf("%zu training and %zu test images, %zu classes\n", folders.train.size(), folders.test.size(),
               folders.train.classes().size());
+  std::fflush(stdout);
   fn::model<Net, fn::mode::train> m{seed};
   fn::adam opt{m, {.lr = lr}};
   // CIFAR's usual augmentation: random 32×32 crops of the image padded by 4, random horizontal flips.
-  data::batch_pipeline pipeline(folders.train, {.batches = {.batch_size = batch, .seed = seed},
-                                                .augment = {.crop_padding = 4, .horizontal_flip = true, .normalize_with = stats},
-                                                .threads = loader_threads,
-                                                .epochs = epochs});
-  const bool tty = isatty(fileno(stderr)) != 0;
-  double test_acc = 0;
+  data::pipeline_batches train_batches(
+      folders.train, {.batches = {.batch_size = batch, .seed = seed},
+                      .augment = {.crop_padding = 4, .horizontal_flip = true, .normalize_with = fixed_stats()},
+                      .threads = loader_threads,
+                      .epochs = epochs});
+  auto test = test_batches(folders.test, loader_threads);
+
+  fn::fit_options o;
+  o.epochs = epochs;
+  // Cosine annealing over the run (torch's CosineAnnealingLR, T_max = epochs, stepped per epoch).
+  o.schedule = fn::every_step(fn::cosine_lr{lr, epochs});
+  o.validate = [&] {
+    fn::model<Net, fn::mode::infer> deployed{m};  // BatchNorm folded
+    return fn::evaluate(deployed, test);
+  };
+  o.log_path = f.has("--log") ? f.text("--log") : "";
+  // Weights after every epoch, written atomically (temporary file, then rename): whatever stops a later epoch,
+  // PATH holds the last completed one.
   std::size_t saved_epoch = 0;
-  for (std::size_t epoch = 1; epoch <= epochs; ++epoch) {
-    const auto t0 = std::chrono::steady_clock::now();
-    // Cosine annealing over the run (torch's CosineAnnealingLR, T_max = epochs, stepped per epoch).
-    fn::apply_schedule(fn::cosine_lr{lr, epochs}, opt, epoch - 1);
-    double loss_sum = 0;
-    std::size_t seen = 0, correct = 0;
-    for (std::size_t step = 1; step <= pipeline.batches_per_epoch(); ++step) {
-      const data::pipeline_batch* b = nullptr;
-      try {
-        b = pipeline.next();
-      } catch (const fn::file_error& e) {
-        // A bad image: stop here, before any further update; the checkpoint on disk is untouched.
-        std::fprintf(stderr, "%simage_folder: error: %s (epoch %zu, step %zu)%s\n", tty ? "\n" : "", e.what(), epoch,
-                     step, kept(f, saved_epoch).c_str());
-        return 1;
-      }
-      const auto logits = m.forward(b->images);
-      auto [loss, dlogits] = fn::cross_entropy(logits, b->labels);
-      if (!std::isfinite(loss)) {
-        std::fprintf(stderr, "image_folder: non-finite loss at epoch %zu, step %zu%s; try a smaller --lr\n", epoch, step,
-                     kept(f, saved_epoch).c_str());
-        return 3;
-      }
-      m.zero_grad();
-      m.backward(dlogits);
-      opt.step();
-      loss_sum += static_cast<double>(loss) * static_cast<double>(b->labels.size());
-      seen += b->labels.size();
-      for (std::size_t i = 0; i < b->labels.size(); ++i) correct += argmax(logits, i) == static_cast<std::size_t>(b->labels(i));
-      if (tty)
-        std::fprintf(stderr, "\repoch %zu  step %zu/%zu  loss %.4f ", epoch, step, pipeline.batches_per_epoch(),
-                     loss_sum / static_cast<double>(seen));
-    }
-    if (tty) std::fprintf(stderr, "\n");
-    if (const auto bad = fn::find_non_finite(m)) {
-      std::fprintf(stderr, "image_folder: non-finite weights after epoch %zu (%s)%s\n", epoch, bad->c_str(),
-                   kept(f, saved_epoch).c_str());
-      return 3;
-    }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    fn::model<Net, fn::mode::infer> deployed{m};
-    test_acc = accuracy(deployed, folders.test, stats, loader_threads);
-    const double train_loss = loss_sum / static_cast<double>(seen);
-    const double train_acc = static_cast<double>(correct) / static_cast<double>(seen);
-    std::printf("epoch %zu  train loss %.4f  train accuracy %.4f  test accuracy %.4f  %.1f s\n", epoch, train_loss,
-                train_acc, test_acc, seconds);
-    std::fflush(stdout);
-    if (log) log << epoch << ',' << train_loss << ',' << train_acc << ',' << test_acc << ',' << seconds << std::endl;
-    if (f.has("--save")) {
-      fn::save(m, f.text("--save"));  // atomic (temporary file, then rename)
-      saved_epoch = epoch;
-    }
+  if (f.has("--save"))
+    o.on_epoch_end.push_back([&](const fn::epoch_metrics& e) {
+      fn::save(m, f.text("--save"));
+      saved_epoch = e.epoch;
+      return fn::callback_action::keep_going;
+    });
+  fn::fit_result r;
+  try {
+    r = fn::fit(m, opt, train_batches, o);
+  } catch (const fn::file_error& e) {
+    // A bad image, found by the loaders when its batch came up: training stops there, no further update.
+    std::fprintf(stderr, "image_folder: error: %s%s\n", e.what(), kept(f, saved_epoch).c_str());
+    return 1;
   }
-  std::printf("test accuracy: %.4f\n", test_acc);
+  switch (r.reason) {
+    case fn::stop_reason::non_finite_loss:
+      std::fprintf(stderr, "image_folder: non-finite loss at epoch %zu, step %zu%s; try a smaller --lr\n", r.epoch,
+                   r.step, kept(f, saved_epoch).c_str());
+      return 3;
+    case fn::stop_reason::non_finite_weights:
+      std::fprintf(stderr, "image_folder: non-finite weights after epoch %zu (%s)%s; try a smaller --lr\n", r.epoch,
+                   r.problem.c_str(), kept(f, saved_epoch).c_str());
+      return 3;
+    case fn::stop_reason::interrupted:  // SIGINT / SIGTERM: fit finished the step and stopped
+      std::fprintf(stderr, "image_folder: interrupted by %s at epoch %zu after step %zu%s\n",
+                   r.signal == SIGINT ? "SIGINT" : "SIGTERM", r.epoch, r.step, kept(f, saved_epoch).c_str());
+      return 128 + r.signal;  // the shell's convention: 130 for SIGINT, 143 for SIGTERM
+    case fn::stop_reason::completed:
+    case fn::stop_reason::callback:
+      break;
+  }
+  if (r.history.empty()) throw std::logic_error("fit completed no epoch");
+  std::printf("test accuracy: %.4f\n", r.history.back().test_accuracy);
   if (f.has("--save")) std::printf("weights saved to %s\n", f.text("--save").c_str());
   return 0;
 }
@@ -245,9 +213,9 @@ int eval(const flags& f) {
   if (!f.has("--weights")) throw usage_error("eval needs --weights PATH");
   f.set_threads();
   const auto folders = open_folders(f);
-  const auto stats = fixed_stats();
   fn::model<Net, fn::mode::infer> m{f.text("--weights")};
-  std::printf("test accuracy: %.4f\n", accuracy(m, folders.test, stats, 1));
+  auto test = test_batches(folders.test, 1);
+  std::printf("test accuracy: %.4f\n", fn::evaluate(m, test).accuracy);
   return 0;
 }
 

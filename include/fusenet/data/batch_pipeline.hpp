@@ -22,8 +22,8 @@ namespace fusenet::data {
 
 /// Options of a batch_pipeline.
 struct pipeline_options {
-  batch_options batches;     ///< batch size, shuffling, seed (also the augmentation's), last-batch policy
-  augmentation augment;      ///< applied to every sample after loading
+  batch_options batches{};   ///< batch size, shuffling, seed (also the augmentation's), last-batch policy
+  augmentation augment{};    ///< applied to every sample after loading
   std::size_t threads = 1;   ///< loader threads; 0 loads each batch on the caller's thread inside next()
   std::size_t depth = 0;     ///< batches buffered ahead (the ring size); 0 means threads + 2
   std::uint64_t epochs = 1;  ///< epochs to deliver, numbered first_epoch, first_epoch + 1, ...

@@ -155,7 +155,7 @@ inline channel_stats compute_channel_stats(const sample_source& source) {
 struct augmentation {
   std::size_t crop_padding = 0;
   bool horizontal_flip = false;
-  channel_stats normalize_with;  ///< empty: no normalisation
+  channel_stats normalize_with{};  ///< empty: no normalisation
 
   /// Applies the transforms with draws from `rng` (crop top, crop left, flip: in that order).
   void apply(std::span<float> image, sample_dims s, sample_rng& rng, std::vector<float>& scratch) const {
