@@ -62,7 +62,7 @@ struct config {
   bool quick = false;
   std::string out;
   std::string data = fn::data::default_data_dir();
-  std::size_t seeds = 3, epochs = 4, train_limit = 60000, test_limit = 10000, probe_limit = 2000;
+  std::size_t seeds = 3, epochs = 3, train_limit = 60000, test_limit = 10000, probe_limit = 2000;
   std::size_t every_steps = 100, batch = 64, threads = 1;
   double threshold = 0.88;
   float base_lr = 1e-3f;
@@ -211,7 +211,8 @@ void write_summary(const config& c, const std::vector<outcome>& all) {
      << c.test_limit << " test images; " << c.seeds << " seeds, mean ± std (sample). Steps to reach test accuracy "
      << c.threshold << " probed every " << c.every_steps << " steps on " << c.probe_limit
      << " test images (runs that reached it / runs). Diverged: a non-finite loss or weight, or a final test "
-        "accuracy below 0.2 (chance is 0.1).\n\n"
+        "accuracy below 0.2 (chance is 0.1); accuracy and gap are means over the runs that did not diverge (n=k "
+        "when fewer than all).\n\n"
      << "| setting | lr | init scale | net | test accuracy | train − test gap | steps to " << c.threshold
      << " | diverged | s / epoch |\n|---|---|---|---|---|---|---|---|---|\n";
   std::map<std::string, double> sec_per_epoch;
@@ -240,7 +241,10 @@ void write_summary(const config& c, const std::vector<outcome>& all) {
       char head[128];
       std::snprintf(head, sizeof head, "| %s | %g | %g | %s | ", name.c_str(), static_cast<double>(lr),
                     static_cast<double>(scale), net);
-      md << head << pm(summarize(acc), "%.4f") << " | " << pm(summarize(gap), "%.4f") << " | "
+      const auto over = [&](const stats& x, const char* fmt) {  // mean over the runs that did not diverge
+        return pm(x, fmt) + (x.n > 0 && x.n < runs ? " (n=" + std::to_string(x.n) + ")" : std::string());
+      };
+      md << head << over(summarize(acc), "%.4f") << " | " << over(summarize(gap), "%.4f") << " | "
          << pm(summarize(steps), "%.0f") << " (" << reached << "/" << runs << ") | " << diverged << "/" << runs
          << " | " << pm(s, "%.2f") << " |\n";
     }
