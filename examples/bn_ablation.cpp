@@ -39,7 +39,7 @@ namespace fn = fusenet;
 using namespace fusenet::layers;
 
 // The reference network of examples/fashion_mnist.cpp and its twin without the three BatchNorms.
-using Net = fn::sequential<input<1, 28, 28>,                                      //
+using Net = fn::sequential<input<1, 28, 28>,                                          //
                            conv2d<32, 3, padding<1>>, batch_norm, relu, max_pool<2>,  //
                            conv2d<64, 3, padding<1>>, batch_norm, relu, max_pool<2>,  //
                            flatten, dense<128>, batch_norm, relu,                     //
@@ -206,10 +206,10 @@ void write_summary(const config& c, const std::vector<outcome>& all) {
   std::ofstream md(c.out + "/summary.md");
   if (!md) throw fn::file_error("cannot write " + c.out + "/summary.md");
   md << "# BatchNorm ablation (" << (c.quick ? "quick" : "full") << ")\n\n"
-     << "Reference network (`bn`) against `without_t<Net, batch_norm>` (`no_bn`); Adam, constant lr, batch "
-     << c.batch << ", " << c.epochs << " epochs on " << c.train_limit << " training images, test accuracy on "
-     << c.test_limit << " test images; " << c.seeds << " seeds, mean ± std (sample). Steps to reach test accuracy "
-     << c.threshold << " probed every " << c.every_steps << " steps on " << c.probe_limit
+     << "Reference network (`bn`) against `without_t<Net, batch_norm>` (`no_bn`); Adam, constant lr, batch " << c.batch
+     << ", " << c.epochs << " epochs on " << c.train_limit << " training images, test accuracy on " << c.test_limit
+     << " test images; " << c.seeds << " seeds, mean ± std (sample). Steps to reach test accuracy " << c.threshold
+     << " probed every " << c.every_steps << " steps on " << c.probe_limit
      << " test images (runs that reached it / runs). Diverged: a non-finite loss or weight, or a final test "
         "accuracy below 0.2 (chance is 0.1); accuracy and gap are means over the runs that did not diverge (n=k "
         "when fewer than all).\n\n"
@@ -245,8 +245,8 @@ void write_summary(const config& c, const std::vector<outcome>& all) {
         return pm(x, fmt) + (x.n > 0 && x.n < runs ? " (n=" + std::to_string(x.n) + ")" : std::string());
       };
       md << head << over(summarize(acc), "%.4f") << " | " << over(summarize(gap), "%.4f") << " | "
-         << pm(summarize(steps), "%.0f") << " (" << reached << "/" << runs << ") | " << diverged << "/" << runs
-         << " | " << pm(s, "%.2f") << " |\n";
+         << pm(summarize(steps), "%.0f") << " (" << reached << "/" << runs << ") | " << diverged << "/" << runs << " | "
+         << pm(s, "%.2f") << " |\n";
     }
   if (sec_per_epoch.count("bn") && sec_per_epoch.count("no_bn")) {
     char line[200];
@@ -338,16 +338,16 @@ int run(int argc, char** argv) {
         const outcome r = which == 0 ? train_one<Net>(st, "bn", seed, c, train_set, test_set)
                                      : train_one<Twin>(st, "no_bn", seed, c, train_set, test_set);
         all.push_back(r);
-        std::printf("[%zu/%zu] %-9s %-5s seed %llu: test accuracy %.4f  gap %+.4f  steps to %.2f: %ld%s  %.2f s/epoch\n",
-                    all.size(), total, r.setting.c_str(), r.net.c_str(), static_cast<unsigned long long>(r.seed),
-                    r.test_acc, r.gap, c.threshold, r.steps_to_threshold, r.diverged ? "  DIVERGED" : "",
-                    r.seconds_per_epoch);
+        std::printf(
+            "[%zu/%zu] %-9s %-5s seed %llu: test accuracy %.4f  gap %+.4f  steps to %.2f: %ld%s  %.2f s/epoch\n",
+            all.size(), total, r.setting.c_str(), r.net.c_str(), static_cast<unsigned long long>(r.seed), r.test_acc,
+            r.gap, c.threshold, r.steps_to_threshold, r.diverged ? "  DIVERGED" : "", r.seconds_per_epoch);
         std::fflush(stdout);
       }
       write_summary(c, all);  // after every pair, so an interrupted study keeps what it measured
     }
-  std::printf("wrote %s/summary.md, %s/summary.csv and %zu runs in %s/runs\n", c.out.c_str(), c.out.c_str(),
-              all.size(), c.out.c_str());
+  std::printf("wrote %s/summary.md, %s/summary.csv and %zu runs in %s/runs\n", c.out.c_str(), c.out.c_str(), all.size(),
+              c.out.c_str());
   return 0;
 }
 

@@ -22,7 +22,7 @@ namespace fusenet {
 /// Layer is of the same kind as Kind (same `kind` name: batch_norm_with<eps<1e-3>> is a batch_norm, and every
 /// conv2d<...> is a conv2d); false for anything that is not a layer, such as shortcut<...> or input<...>.
 template <class Layer, class Kind>
-concept same_layer_kind = layer_kind<Layer> && layer_kind<Kind> && (Layer::kind == Kind::kind);
+concept same_layer_kind = layer_kind<Layer> && layer_kind<Kind> &&(Layer::kind == Kind::kind);
 
 namespace detail {
 
@@ -41,8 +41,8 @@ struct without_list;
 /// so a bias<false> layer right before a removed batch_norm gets bias<true> in the twin, as torch.nn.Conv2d's
 /// default would be without the BN.
 template <class Option>
-struct not_bias_option : std::bool_constant<!std::is_same_v<layers::detail::kind_of<Option>, layers::option_kind::bias>> {
-};
+struct not_bias_option
+    : std::bool_constant<!std::is_same_v<layers::detail::kind_of<Option>, layers::option_kind::bias>> {};
 template <class Layer>
 struct with_bias {
   using type = Layer;
@@ -131,8 +131,8 @@ struct without_layer<Removed, layers::residual<Layers...>> {
                   "fusenet: without_t<Net, Layer>: every layer of a residual block's main path is of the removed "
                   "kind, so the block would be empty; keep one layer in it");
   }
-  using type = typename residual_of<(block::size > 0) && raise<&diagnose>, block,
-                                    typename as_shortcut<projection>::type>::type;
+  using type =
+      typename residual_of<(block::size > 0) && raise<&diagnose>, block, typename as_shortcut<projection>::type>::type;
 };
 
 /// The layers of a list without those of kind Removed, each kept one rewritten (residual blocks, biases).

@@ -5,11 +5,10 @@
 // transform; the parameter counts are those of torch.nn.Sequential(<the same layers>).
 
 #include <cstddef>
-#include <type_traits>
-
 #include <fusenet/introspection.hpp>
 #include <fusenet/layers/all.hpp>
 #include <fusenet/without.hpp>
+#include <type_traits>
 
 namespace fn = fusenet;
 using namespace fusenet::layers;
@@ -17,11 +16,11 @@ using namespace fusenet::layers;
 namespace {
 
 // The seed network (DESIGN.md) and its BatchNorm-free twin written out by hand.
-using seed = fn::sequential<input<1, 28, 28>,                                      //
+using seed = fn::sequential<input<1, 28, 28>,                                          //
                             conv2d<32, 3, padding<1>>, batch_norm, relu, max_pool<2>,  //
                             conv2d<64, 3, padding<1>>, batch_norm, relu, max_pool<2>,  //
                             flatten, dense<128>, batch_norm, relu, dense<10>>;
-using seed_without_bn = fn::sequential<input<1, 28, 28>,                          //
+using seed_without_bn = fn::sequential<input<1, 28, 28>,                              //
                                        conv2d<32, 3, padding<1>>, relu, max_pool<2>,  //
                                        conv2d<64, 3, padding<1>>, relu, max_pool<2>,  //
                                        flatten, dense<128>, relu, dense<10>>;
@@ -44,10 +43,9 @@ static_assert(std::is_same_v<fn::without_t<seed, dropout>, seed>);
 
 // The bias rule: a conv2d/dense declared bias<false> right
 // before a removed BatchNorm gets its bias back; a bias<false> layer not followed by BN keeps bias<false>.
-using custom_bn = fn::sequential<input<3, 8, 8>, conv2d<8, 3, padding<1>, bias<false>, stride<1>>,
-                                 batch_norm, relu, conv2d<4, 1, bias<false>>, relu,
-                                 flatten, dense<16, bias<false>>, batch_norm, relu, linear<16, 10, bias<false>>,
-                                 batch_norm>;
+using custom_bn = fn::sequential<input<3, 8, 8>, conv2d<8, 3, padding<1>, bias<false>, stride<1>>, batch_norm, relu,
+                                 conv2d<4, 1, bias<false>>, relu, flatten, dense<16, bias<false>>, batch_norm, relu,
+                                 linear<16, 10, bias<false>>, batch_norm>;
 using custom_bn_twin = fn::sequential<input<3, 8, 8>, conv2d<8, 3, padding<1>, stride<1>>, relu,
                                       conv2d<4, 1, bias<false>>, relu, flatten, dense<16>, relu, linear<16, 10>>;
 static_assert(std::is_same_v<fn::without_t<custom_bn, batch_norm>, custom_bn_twin>);
@@ -57,20 +55,18 @@ static_assert(!fn::layer_t<custom_bn, 0>::has_bias && fn::layer_t<fn::without_t<
 static_assert(fn::param_count<custom_bn_twin> == 4'538);
 
 // A ResNet-style network: stem, an identity block, a downsampling block with a projection shortcut, head.
-using resnet = fn::sequential<
-    input<3, 16, 16>, conv2d<16, 3, padding<1>, bias<false>>, batch_norm, relu,
-    residual<conv2d<16, 3, padding<1>, bias<false>>, batch_norm, relu, conv2d<16, 3, padding<1>, bias<false>>,
-             batch_norm>,
-    relu,
-    residual<conv2d<32, 3, stride<2>, padding<1>, bias<false>>, batch_norm, relu,
-             conv2d<32, 3, padding<1>, bias<false>>, batch_norm,
-             shortcut<conv2d<32, 1, stride<2>, bias<false>>, batch_norm>>,
-    relu, global_avg_pool, flatten, dense<10>>;
+using resnet = fn::sequential<input<3, 16, 16>, conv2d<16, 3, padding<1>, bias<false>>, batch_norm, relu,
+                              residual<conv2d<16, 3, padding<1>, bias<false>>, batch_norm, relu,
+                                       conv2d<16, 3, padding<1>, bias<false>>, batch_norm>,
+                              relu,
+                              residual<conv2d<32, 3, stride<2>, padding<1>, bias<false>>, batch_norm, relu,
+                                       conv2d<32, 3, padding<1>, bias<false>>, batch_norm,
+                                       shortcut<conv2d<32, 1, stride<2>, bias<false>>, batch_norm>>,
+                              relu, global_avg_pool, flatten, dense<10>>;
 using resnet_without_bn = fn::sequential<
     input<3, 16, 16>, conv2d<16, 3, padding<1>>, relu,
     residual<conv2d<16, 3, padding<1>>, relu, conv2d<16, 3, padding<1>>>, relu,
-    residual<conv2d<32, 3, stride<2>, padding<1>>, relu, conv2d<32, 3, padding<1>>,
-             shortcut<conv2d<32, 1, stride<2>>>>,
+    residual<conv2d<32, 3, stride<2>, padding<1>>, relu, conv2d<32, 3, padding<1>>, shortcut<conv2d<32, 1, stride<2>>>>,
     relu, global_avg_pool, flatten, dense<10>>;
 static_assert(std::is_same_v<fn::without_t<resnet, batch_norm>, resnet_without_bn>);
 static_assert(fn::output_shape<fn::without_t<resnet, batch_norm>> == fn::shape<10>{});
@@ -86,21 +82,21 @@ static_assert(std::is_same_v<fn::without_t<bn_shortcut, batch_norm>,
                              fn::sequential<input<8, 4, 4>, residual<conv2d<8, 3, padding<1>>, relu>>>);
 
 // Nested blocks and other kinds: dropout, relu, max_pool.
-using nested = fn::sequential<input<4, 8, 8>,
-                              residual<conv2d<4, 3, padding<1>>, dropout,
-                                       residual<relu, conv2d<4, 3, padding<1>>, dropout>, relu>,
-                              max_pool<2>, flatten, dropout, dense<10>>;
-static_assert(std::is_same_v<fn::without_t<nested, dropout>,
-                             fn::sequential<input<4, 8, 8>,
-                                            residual<conv2d<4, 3, padding<1>>,
-                                                     residual<relu, conv2d<4, 3, padding<1>>>, relu>,
-                                            max_pool<2>, flatten, dense<10>>>);
+using nested =
+    fn::sequential<input<4, 8, 8>,
+                   residual<conv2d<4, 3, padding<1>>, dropout, residual<relu, conv2d<4, 3, padding<1>>, dropout>, relu>,
+                   max_pool<2>, flatten, dropout, dense<10>>;
+static_assert(
+    std::is_same_v<fn::without_t<nested, dropout>,
+                   fn::sequential<input<4, 8, 8>,
+                                  residual<conv2d<4, 3, padding<1>>, residual<relu, conv2d<4, 3, padding<1>>>, relu>,
+                                  max_pool<2>, flatten, dense<10>>>);
 static_assert(fn::count_layers_of_kind<nested, dropout> == 3);
-static_assert(std::is_same_v<fn::without_t<nested, relu>,
-                             fn::sequential<input<4, 8, 8>,
-                                            residual<conv2d<4, 3, padding<1>>, dropout,
-                                                     residual<conv2d<4, 3, padding<1>>, dropout>>,
-                                            max_pool<2>, flatten, dropout, dense<10>>>);
+static_assert(std::is_same_v<
+              fn::without_t<nested, relu>,
+              fn::sequential<input<4, 8, 8>,
+                             residual<conv2d<4, 3, padding<1>>, dropout, residual<conv2d<4, 3, padding<1>>, dropout>>,
+                             max_pool<2>, flatten, dropout, dense<10>>>);
 static_assert(std::is_same_v<fn::without_t<nested, max_pool<3>>,
                              fn::sequential<input<4, 8, 8>,
                                             residual<conv2d<4, 3, padding<1>>, dropout,
@@ -109,20 +105,20 @@ static_assert(std::is_same_v<fn::without_t<nested, max_pool<3>>,
 static_assert(fn::output_shape<fn::without_t<nested, max_pool<2>>> == fn::shape<10>{});
 // Removing dropout does not touch biases (only a removed BatchNorm makes a bias<false> layer regain one).
 using no_bias_dropout = fn::sequential<input<5>, dense<4, bias<false>>, dropout, dense<2>>;
-static_assert(std::is_same_v<fn::without_t<no_bias_dropout, dropout>,
-                             fn::sequential<input<5>, dense<4, bias<false>>, dense<2>>>);
+static_assert(
+    std::is_same_v<fn::without_t<no_bias_dropout, dropout>, fn::sequential<input<5>, dense<4, bias<false>>, dense<2>>>);
 
 // The kind predicate, positive and negative.
 #ifndef __clang__  // clang 14: "non-type template argument of type 'double' is not yet supported"
 // Options do not change a kind: batch_norm_with<eps<...>> is a batch_norm, dropout_with<rate<...>> a dropout.
 static_assert(fn::same_layer_kind<batch_norm_with<eps<1e-3>, momentum<0.01>>, batch_norm>);
-static_assert(std::is_same_v<
-              fn::without_t<fn::sequential<input<6>, dense<4, bias<false>>, batch_norm_with<eps<1e-3>>, relu,
-                                           dropout_with<rate<0.2>>, dense<2>>,
-                            batch_norm>,
-              fn::sequential<input<6>, dense<4>, relu, dropout_with<rate<0.2>>, dense<2>>>);
-static_assert(std::is_same_v<fn::without_t<fn::sequential<input<6>, dropout_with<rate<0.2>>, dense<2>, dropout>, dropout>,
-                             fn::sequential<input<6>, dense<2>>>);
+static_assert(std::is_same_v<fn::without_t<fn::sequential<input<6>, dense<4, bias<false>>, batch_norm_with<eps<1e-3>>,
+                                                          relu, dropout_with<rate<0.2>>, dense<2>>,
+                                           batch_norm>,
+                             fn::sequential<input<6>, dense<4>, relu, dropout_with<rate<0.2>>, dense<2>>>);
+static_assert(
+    std::is_same_v<fn::without_t<fn::sequential<input<6>, dropout_with<rate<0.2>>, dense<2>, dropout>, dropout>,
+                   fn::sequential<input<6>, dense<2>>>);
 #endif
 static_assert(!fn::same_layer_kind<relu, batch_norm>);
 static_assert(!fn::same_layer_kind<max_pool<2>, avg_pool<2>>);

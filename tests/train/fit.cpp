@@ -29,8 +29,8 @@ using namespace fusenet::layers;
 
 namespace {
 
-using net = fn::sequential<input<1, 8, 8>, conv2d<4, 3, padding<1>>, batch_norm, relu, max_pool<2>, flatten,
-                           dense<16>, batch_norm, relu, dense<3>>;
+using net = fn::sequential<input<1, 8, 8>, conv2d<4, 3, padding<1>>, batch_norm, relu, max_pool<2>, flatten, dense<16>,
+                           batch_norm, relu, dense<3>>;
 using other_net = fn::sequential<input<1, 8, 8>, conv2d<2, 3, padding<1>>, relu, flatten, dense<3>>;
 using train_model = fn::model<net, fn::mode::train>;
 

@@ -73,10 +73,14 @@ inline const std::string& metadata_at(const io::safetensors_file& f, const std::
 
 template <class Optimizer>
 constexpr const char* optimizer_type_name() {
-  if constexpr (std::is_same_v<Optimizer, adam>) return "adam";
-  else if constexpr (std::is_same_v<Optimizer, adamw>) return "adamw";
-  else if constexpr (std::is_same_v<Optimizer, sgd>) return "sgd";
-  else return nullptr;
+  if constexpr (std::is_same_v<Optimizer, adam>)
+    return "adam";
+  else if constexpr (std::is_same_v<Optimizer, adamw>)
+    return "adamw";
+  else if constexpr (std::is_same_v<Optimizer, sgd>)
+    return "sgd";
+  else
+    return nullptr;
 }
 
 inline std::vector<std::size_t> param_shape(std::size_t n) { return {n}; }
@@ -84,7 +88,8 @@ inline std::vector<std::size_t> param_shape(std::size_t n) { return {n}; }
 
 /// An optimizer whose state a checkpoint can hold: fusenet::adam, adamw or sgd.
 template <class Optimizer>
-concept checkpointable_optimizer = detail::optimizer_type_name<Optimizer>() != nullptr;
+concept checkpointable_optimizer = detail::optimizer_type_name<Optimizer>()
+!= nullptr;
 
 /// Writes model, optimizer state and progress to `path` (atomically: a temporary file, then rename).
 /// Keys: "model.<state_dict key>" for every tensor of the model (as fusenet::save writes them), and the
@@ -112,7 +117,8 @@ void save_checkpoint(const std::string& path, Model& m, Optimizer& opt, const tr
     const std::string key = "optimizer.state." + std::to_string(k) + ".";
     const auto shape = detail::param_shape(params[k].size);
     if constexpr (std::is_same_v<Optimizer, sgd>) {
-      if (opt.has_momentum_buffers()) file.tensors[key + "momentum_buffer"] = io::make_f32(shape, opt.momentum_buffer(k).data());
+      if (opt.has_momentum_buffers())
+        file.tensors[key + "momentum_buffer"] = io::make_f32(shape, opt.momentum_buffer(k).data());
     } else {
       if (opt.steps() > 0) {
         const float step = static_cast<float>(opt.steps());
@@ -239,8 +245,10 @@ training_progress load_checkpoint(const std::string& path, Model& m, Optimizer& 
   }
 
   for (std::size_t i = 0; i < tensors.size(); ++i) {
-    if (tensors[i].counter != nullptr) *tensors[i].counter = counters[i];
-    else std::copy(staged[i].begin(), staged[i].end(), tensors[i].value);
+    if (tensors[i].counter != nullptr)
+      *tensors[i].counter = counters[i];
+    else
+      std::copy(staged[i].begin(), staged[i].end(), tensors[i].value);
   }
   for (std::size_t k = 0; k < params.size(); ++k) {
     if constexpr (std::is_same_v<Optimizer, sgd>) {
@@ -255,8 +263,10 @@ training_progress load_checkpoint(const std::string& path, Model& m, Optimizer& 
       }
     }
   }
-  if constexpr (std::is_same_v<Optimizer, sgd>) opt.set_momentum_started(sgd_started);
-  else opt.set_steps(steps);
+  if constexpr (std::is_same_v<Optimizer, sgd>)
+    opt.set_momentum_started(sgd_started);
+  else
+    opt.set_steps(steps);
   return p;
 }
 
@@ -268,11 +278,12 @@ inline void check_run_facts(const std::map<std::string, std::string>& recorded,
   std::string diff;
   for (const auto& [k, v] : current) {
     const auto it = recorded.find(k);
-    if (it == recorded.end()) diff += "; " + k + " is not recorded";
-    else if (it->second != v) diff += "; " + k + " was " + it->second + ", now " + v;
+    if (it == recorded.end())
+      diff += "; " + k + " is not recorded";
+    else if (it->second != v)
+      diff += "; " + k + " was " + it->second + ", now " + v;
   }
-  if (!diff.empty())
-    throw std::invalid_argument(path + ": cannot resume this run with other settings" + diff);
+  if (!diff.empty()) throw std::invalid_argument(path + ": cannot resume this run with other settings" + diff);
 }
 
 }  // namespace fusenet

@@ -104,8 +104,10 @@ eval_result evaluate(Model& m, Batches& batches) {
   for (std::size_t b = 0; b < batches.num_batches(); ++b) {
     batches.load(b, x, y);
     typename Model::output_tensor logits;
-    if constexpr (requires { m.eval_forward(x); }) logits = m.eval_forward(x);
-    else logits = m.forward(x);
+    if constexpr (requires { m.eval_forward(x); })
+      logits = m.eval_forward(x);
+    else
+      logits = m.forward(x);
     loss_sum += static_cast<double>(cross_entropy(logits, y).loss) * static_cast<double>(y.size());
     correct += detail::count_correct(logits, y);
     r.samples += y.size();
@@ -118,13 +120,13 @@ eval_result evaluate(Model& m, Batches& batches) {
 
 /// The metrics of one completed epoch.
 struct epoch_metrics {
-  std::size_t epoch = 0;        ///< 1-based
-  std::size_t steps = 0;        ///< optimizer steps since the start of the run, at the end of this epoch
-  double lr = 0;                ///< learning rate of the epoch's last step
-  double train_loss = 0;        ///< mean over the epoch's samples, in training mode (batch statistics)
-  double train_accuracy = 0;    ///< likewise
-  double seconds = 0;           ///< training time of the epoch (forward, backward, update), without validation
-  bool validated = false;       ///< whether test_loss / test_accuracy hold fit_options::validate's result
+  std::size_t epoch = 0;      ///< 1-based
+  std::size_t steps = 0;      ///< optimizer steps since the start of the run, at the end of this epoch
+  double lr = 0;              ///< learning rate of the epoch's last step
+  double train_loss = 0;      ///< mean over the epoch's samples, in training mode (batch statistics)
+  double train_accuracy = 0;  ///< likewise
+  double seconds = 0;         ///< training time of the epoch (forward, backward, update), without validation
+  bool validated = false;     ///< whether test_loss / test_accuracy hold fit_options::validate's result
   double test_loss = 0;
   double test_accuracy = 0;
 };
@@ -134,9 +136,9 @@ struct step_info {
   std::size_t epoch = 0;          ///< 0-based
   std::size_t step_in_epoch = 0;  ///< steps done in this epoch
   std::size_t steps_per_epoch = 0;
-  std::size_t global_step = 0;    ///< steps done in the run
+  std::size_t global_step = 0;  ///< steps done in the run
   double lr = 0;
-  double loss = 0;                ///< this step's batch loss
+  double loss = 0;  ///< this step's batch loss
 };
 
 /// What a callback wants next.
@@ -192,11 +194,11 @@ struct fit_result {
   std::size_t epoch = 0;               ///< non-finite loss / interruption: 1-based epoch
   std::size_t step = 0;                ///< non-finite loss: 1-based step; interruption: steps done in the epoch
   std::size_t steps_per_epoch = 0;
-  float loss = 0;                      ///< the non-finite loss
-  std::string problem;                 ///< non-finite weights: find_non_finite's description
-  int signal = 0;                      ///< interruption: SIGINT or SIGTERM
-  std::string checkpoint;              ///< interruption: the checkpoint written (empty: none)
-  training_progress progress;          ///< where the run stands when fit returns
+  float loss = 0;              ///< the non-finite loss
+  std::string problem;         ///< non-finite weights: find_non_finite's description
+  int signal = 0;              ///< interruption: SIGINT or SIGTERM
+  std::string checkpoint;      ///< interruption: the checkpoint written (empty: none)
+  training_progress progress;  ///< where the run stands when fit returns
 };
 
 /// The CSV log's header: one row per epoch, test_* empty when there is no validation.
@@ -283,8 +285,8 @@ inline std::ofstream open_csv_log(const std::string& path, std::size_t done_epoc
 /// Requires: the optimizer was built on m's parameters.
 /// Example: examples/fashion_mnist.cpp
 template <class Model, class Optimizer, class Batches>
-  requires batch_source<Batches, typename Model::input_tensor, xt::xtensor<std::int64_t, 1>>
-fit_result fit(Model& m, Optimizer& opt, Batches& train, const fit_options& o) {
+requires batch_source<Batches, typename Model::input_tensor, xt::xtensor<std::int64_t, 1>> fit_result
+fit(Model& m, Optimizer& opt, Batches& train, const fit_options& o) {
   using clock = std::chrono::steady_clock;
   if constexpr (!checkpointable_optimizer<Optimizer>) {
     if (!o.checkpoint_path.empty() || !o.interrupt_path.empty())
@@ -298,8 +300,8 @@ fit_result fit(Model& m, Optimizer& opt, Batches& train, const fit_options& o) {
                                 ", past the run's " + std::to_string(o.epochs) + " epochs; ask for more epochs");
   std::ofstream log;
   if (!o.log_path.empty()) log = detail::open_csv_log(o.log_path, p.epoch, o.resume.has_value());
-  const bool show = o.progress == progress_mode::on ||
-                    (o.progress == progress_mode::automatic && progress_bar::is_terminal(stderr));
+  const bool show =
+      o.progress == progress_mode::on || (o.progress == progress_mode::automatic && progress_bar::is_terminal(stderr));
   progress_bar bar(stderr, show);
   detail::signal_guard signals(o.handle_signals);
 
@@ -327,7 +329,8 @@ fit_result fit(Model& m, Optimizer& opt, Batches& train, const fit_options& o) {
   while (p.epoch < o.epochs) {
     train.start_epoch(p.epoch);
     const std::size_t batches = train.num_batches();
-    if (batches == 0) throw std::invalid_argument("fusenet: fit: epoch " + std::to_string(p.epoch + 1) + " has no batch");
+    if (batches == 0)
+      throw std::invalid_argument("fusenet: fit: epoch " + std::to_string(p.epoch + 1) + " has no batch");
     if (const int s = signals.pending()) return interrupted(s, batches);
     auto t0 = clock::now() - std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(p.seconds));
     const auto elapsed = [&] { return std::chrono::duration<double>(clock::now() - t0).count(); };
@@ -413,9 +416,9 @@ fit_result fit(Model& m, Optimizer& opt, Batches& train, const fit_options& o) {
     }
     if (log.is_open()) {
       log << e.epoch << ',' << e.steps << ',' << detail::csv_number(e.lr) << ',' << detail::csv_number(e.train_loss)
-          << ',' << detail::csv_number(e.train_accuracy) << ','
-          << (e.validated ? detail::csv_number(e.test_loss) : "") << ','
-          << (e.validated ? detail::csv_number(e.test_accuracy) : "") << ',' << detail::csv_number(e.seconds) << '\n';
+          << ',' << detail::csv_number(e.train_accuracy) << ',' << (e.validated ? detail::csv_number(e.test_loss) : "")
+          << ',' << (e.validated ? detail::csv_number(e.test_accuracy) : "") << ',' << detail::csv_number(e.seconds)
+          << '\n';
       log.flush();
       if (!log) throw file_error("cannot write the log file " + o.log_path);
     }

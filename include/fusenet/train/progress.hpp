@@ -60,8 +60,7 @@ inline std::string progress_line(std::size_t columns, const progress_state& s) {
   std::string line = head;
   if (head.size() + tail.size() + 2 + min_bar <= width) {
     const std::size_t bar = width - head.size() - tail.size() - 2;
-    const std::size_t filled =
-        s.total == 0 ? 0 : std::min(bar, bar * std::min(s.done, s.total) / s.total);
+    const std::size_t filled = s.total == 0 ? 0 : std::min(bar, bar * std::min(s.done, s.total) / s.total);
     line += '[' + std::string(filled, '#') + std::string(bar - filled, '.') + ']';
   }
   line += tail;

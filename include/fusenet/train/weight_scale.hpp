@@ -17,8 +17,7 @@ namespace fusenet {
 template <class Model>
 std::size_t scale_weights(Model& m, float factor) {
   if (!(factor > 0.0f) || factor == factor * 2.0f)  // rejects 0, negatives, NaN and inf
-    throw std::invalid_argument("fusenet: scale_weights: factor must be finite and > 0, got " +
-                                std::to_string(factor));
+    throw std::invalid_argument("fusenet: scale_weights: factor must be finite and > 0, got " + std::to_string(factor));
   std::size_t scaled = 0;
   for (const auto& t : m.tensors()) {
     const std::string& n = t.name;
