@@ -147,3 +147,26 @@ TEST_CASE("an image larger than max_image_pixels is rejected from its header, be
   CHECK(msg.find("big.png") == 0);
   CHECK(msg.find("65536 x 65536") != std::string::npos);
 }
+
+TEST_CASE("PNG: a palette image decodes to its palette's RGB colours") {
+  // Three colours, a 3×2 image of indices; libpng's encoder writes PLTE and 8-bit indices.
+  const std::uint8_t palette[9] = {255, 0, 0, 0, 128, 0, 10, 20, 30};
+  const std::vector<std::uint8_t> indices{0, 1, 2, 2, 1, 0};
+  png_image image{};
+  image.version = PNG_IMAGE_VERSION;
+  image.width = 3;
+  image.height = 2;
+  image.format = PNG_FORMAT_RGB_COLORMAP;
+  image.colormap_entries = 3;
+  png_alloc_size_t size = 0;
+  REQUIRE(png_image_write_to_memory(&image, nullptr, &size, 0, indices.data(), 0, palette) != 0);
+  std::vector<std::uint8_t> file(size);
+  REQUIRE(png_image_write_to_memory(&image, file.data(), &size, 0, indices.data(), 0, palette) != 0);
+  file.resize(size);
+  REQUIRE(file[25] == 3);  // IHDR colour type 3: the file really is a palette PNG
+  const auto decoded = data::decode_png(file, "palette.png");
+  REQUIRE(decoded.info.channels == 3);
+  std::vector<std::uint8_t> expected;
+  for (auto i : indices) expected.insert(expected.end(), palette + 3 * i, palette + 3 * i + 3);
+  CHECK(decoded.pixels == expected);
+}
