@@ -29,8 +29,10 @@ namespace detail {
 /// Always true; naming it odr-uses Diagnose, whose body (static_asserts) the compiler then instantiates. The
 /// checks live in a function rather than in the class that computes the type: clang 14 marks a class whose
 /// static_assert failed as invalid, and every use of its ::type would add an error (STYLE.md §4.4).
+/// (Calling it rather than comparing its address with nullptr: under -fsanitize=undefined GCC 12 does not treat
+/// that comparison as a constant expression.)
 template <void (*Diagnose)()>
-inline constexpr bool raise = Diagnose != nullptr;
+inline constexpr bool raise = (Diagnose(), true);
 
 template <class Removed, class Layer>
 struct without_layer;
@@ -126,7 +128,7 @@ struct without_layer<Removed, layers::residual<Layers...>> {
   using original = layers::residual<Layers...>;
   using block = typename without_of<Removed, typename original::block_list>::type;
   using projection = typename without_of<Removed, typename original::shortcut_list>::type;
-  static void diagnose() {
+  static constexpr void diagnose() {
     static_assert(block::size > 0,
                   "fusenet: without_t<Net, Layer>: every layer of a residual block's main path is of the removed "
                   "kind, so the block would be empty; keep one layer in it");
@@ -189,7 +191,7 @@ struct checked_without_list<true, Kind, Layers...> {
 
 template <class Net, class Kind>
 struct without {
-  static void diagnose() {
+  static constexpr void diagnose() {
     static_assert(!std::is_same_v<Net, Net>,
                   "fusenet: without_t<Net, Layer>: Net must be a network, sequential<input<...>, layers...>");
   }
@@ -198,7 +200,7 @@ struct without {
 template <class Kind, class Input, class... Layers>
 struct without<sequential<Input, Layers...>, Kind> {
   using list = typename checked_without_list<layer_kind<Kind>, Kind, Layers...>::type;
-  static void diagnose() {
+  static constexpr void diagnose() {
     static_assert(layer_kind<Kind>,
                   "fusenet: without_t<Net, Layer>: Layer must be a layer kind, such as layers::batch_norm or "
                   "layers::dropout");
