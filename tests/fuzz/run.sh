@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Builds the libFuzzer targets with clang++ (ASan + UBSan) in build-fuzz and runs each for SECONDS (default 60),
+# Builds the libFuzzer targets with clang++ (ASan + UBSan) in build-fuzz and runs each for SECONDS (default 60), two at a time,
 # starting from the committed seeds in tests/fuzz/corpus/<name>. Exits non-zero if any fuzzer finds a crash, a
 # sanitizer report, an exception other than fusenet::file_error, a leak, a timeout or an allocation above 2 GB.
 # New inputs go to build-fuzz/fuzz-work/<name>/ (not to the committed corpus); crash inputs to
@@ -30,35 +30,49 @@ ninja -C "$build" -j2 tests/fuzz/fuzz_safetensors tests/fuzz/fuzz_idx tests/fuzz
 # Largest useful input: the valid seeds are about 2.7 kB (safetensors) and 100 bytes (IDX); images under 2 kB, two
 # CIFAR-100 records 6148 bytes, CSV tables under 200 bytes.
 declare -A max_len=([safetensors]=8192 [idx]=2048 [png]=4096 [jpeg]=4096 [cifar]=8192 [csv]=2048)
-status=0
-for name in safetensors idx png jpeg cifar csv; do
-  work="$build/fuzz-work/$name"
+# Runs one fuzzer; its report goes to $build/fuzz-work/<name>.report and its exit status to <name>.status.
+fuzz_one() {
+  local name=$1 work="$build/fuzz-work/$1" log="$build/fuzz-work/$1.log" report="$build/fuzz-work/$1.report"
+  local stamp="$build/fuzz-work/.start-$1" rc runs rate cov crashes
   mkdir -p "$work"
-  log="$build/fuzz-work/$name.log"
-  echo "== fuzz_$name for ${seconds}s (log: $log)"
-  stamp="$build/fuzz-work/.start-$name"
   touch "$stamp"
-  set +e
-  "$build/tests/fuzz/fuzz_$name" "$work" "tests/fuzz/corpus/$name" \
-    -max_total_time="$seconds" -max_len="${max_len[$name]}" -timeout=10 -rss_limit_mb=2048 \
-    -print_final_stats=1 -artifact_prefix="$build/fuzz-work/crash-$name-" > "$log" 2>&1
-  rc=$?
-  set -e
-  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-  cov=$(grep -Eo 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)
-  # After a crash there are no final stats: take the count of libFuzzer's last status line ("#4539 DONE ...").
-  [ -n "$runs" ] || runs=$(sed -n 's/^#\([0-9][0-9]*\)[[:space:]].*/\1/p' "$log" | tail -1)
-  echo "   executions: ${runs:-?}  exec/s: ${rate:-?}  ${cov}"
-  # libFuzzer stops at its first finding and writes it (crash-, leak-, timeout-, oom-) to the artifact prefix.
-  crashes=$(find "$build/fuzz-work" -maxdepth 1 -name "crash-$name-*" -newer "$stamp" | wc -l)
-  if [ "$rc" -ne 0 ] && [ "$crashes" -eq 0 ]; then crashes=1; fi  # a finding that wrote no input
-  # One line per target for .ci/run's summary.
-  echo "fuzz: $name: ${runs:-?} executions, $crashes crashes"
-  if [ "$rc" -ne 0 ]; then
-    echo "   FAILED (exit $rc):" >&2
-    grep -E 'ERROR|SUMMARY|terminate|what\(\)|Test unit written' "$log" | head -10 >&2
-    status=1
-  fi
+  {
+    echo "== fuzz_$name for ${seconds}s (log: $log)"
+    set +e
+    "$build/tests/fuzz/fuzz_$name" "$work" "tests/fuzz/corpus/$name" \
+      -max_total_time="$seconds" -max_len="${max_len[$name]}" -timeout=10 -rss_limit_mb=2048 \
+      -print_final_stats=1 -artifact_prefix="$build/fuzz-work/crash-$name-" > "$log" 2>&1
+    rc=$?
+    set -e
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+    rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
+    cov=$(grep -Eo 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)
+    # After a crash there are no final stats: take the count of libFuzzer's last status line ("#4539 DONE ...").
+    [ -n "$runs" ] || runs=$(sed -n 's/^#\([0-9][0-9]*\)[[:space:]].*/\1/p' "$log" | tail -1)
+    echo "   executions: ${runs:-?}  exec/s: ${rate:-?}  ${cov}"
+    # libFuzzer stops at its first finding and writes it (crash-, leak-, timeout-, oom-) to the artifact prefix.
+    crashes=$(find "$build/fuzz-work" -maxdepth 1 -name "crash-$name-*" -newer "$stamp" | wc -l)
+    if [ "$rc" -ne 0 ] && [ "$crashes" -eq 0 ]; then crashes=1; fi  # a finding that wrote no input
+    # One line per target for .ci/run's summary.
+    echo "fuzz: $name: ${runs:-?} executions, $crashes crashes"
+    if [ "$rc" -ne 0 ]; then
+      echo "   FAILED (exit $rc):"
+      grep -E 'ERROR|SUMMARY|terminate|what\(\)|Test unit written' "$log" | head -10
+    fi
+  } > "$report" 2>&1
+  echo "$rc" > "$build/fuzz-work/$name.status"
+}
+
+# Two fuzzers at a time, one per core; their reports are printed in a fixed order.
+targets=(safetensors idx png jpeg cifar csv)
+status=0
+mkdir -p "$build/fuzz-work"
+for ((i = 0; i < ${#targets[@]}; i += 2)); do
+  for name in "${targets[@]:i:2}"; do fuzz_one "$name" & done
+  wait
+done
+for name in "${targets[@]}"; do
+  cat "$build/fuzz-work/$name.report"
+  [ "$(cat "$build/fuzz-work/$name.status")" -eq 0 ] || status=1
 done
 exit "$status"
