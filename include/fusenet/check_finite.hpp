@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "fusenet/model/concepts.hpp"
+
 namespace fusenet {
 
 /// Describes the first NaN or ±Inf among m.tensors() (parameters and running statistics, in state_dict order),
@@ -15,8 +17,10 @@ namespace fusenet {
 /// multi-index in the tensor's shape and the value, e.g. "tensor '4.running_var' element 3 [3] is nan".
 /// A safetensors load copies bytes verbatim (as PyTorch's load_state_dict does), so a file holding NaN loads
 /// fine and only poisons the outputs later; call this after load() to fail early instead.
-template <class Model>
-std::optional<std::string> find_non_finite(Model& m) {
+/// Requires: a model<Net, mode::train>. An inference model is frozen from one (or from a file through one), so
+/// check that before freezing; its folded weights have no state_dict names to report.
+template <state_dict_model Model>
+std::optional<std::string> find_non_finite(const Model& m) {
   for (const auto& t : m.tensors()) {
     if (t.value == nullptr) continue;  // num_batches_tracked is an integer counter
     const std::size_t n = t.spec.size();
@@ -40,8 +44,8 @@ std::optional<std::string> find_non_finite(Model& m) {
 }
 
 /// Throws std::domain_error with find_non_finite's description if any stored value of m is NaN or ±Inf.
-template <class Model>
-void check_finite(Model& m) {
+template <state_dict_model Model>
+void check_finite(const Model& m) {
   if (auto problem = find_non_finite(m)) throw std::domain_error("fusenet::check_finite: " + *problem);
 }
 

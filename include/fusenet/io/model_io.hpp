@@ -8,14 +8,16 @@
 
 #include "fusenet/io/error.hpp"
 #include "fusenet/io/safetensors.hpp"
+#include "fusenet/model/concepts.hpp"
 
 namespace fusenet {
 
 /// Writes every tensor of m (parameters, running statistics, num_batches_tracked) to path, under the
 /// keys PyTorch's state_dict uses ("0.weight", "1.running_mean", ...). The write is atomic.
+/// Requires: a model<Net, mode::train> (state_dict_model); an inference model is rejected at compile time.
 /// Example: examples/fashion_mnist.cpp
-template <class Model>
-void save(Model& m, const std::string& path) {
+template <state_dict_model Model>
+void save(const Model& m, const std::string& path) {
   io::safetensors_file file;
   for (const auto& t : m.tensors()) {
     if (t.counter != nullptr) {
@@ -32,7 +34,8 @@ void save(Model& m, const std::string& path) {
 /// Reads a safetensors file written by save() or by PyTorch (safetensors.torch.save_file(net.state_dict())).
 /// Every key's presence, dtype and shape is checked against the network first; on any error
 /// (weights_mismatch or file_error naming the file and key) the model is left unchanged.
-template <class Model>
+/// Requires: a model<Net, mode::train>; for inference, construct model<Net, mode::infer>{path} instead.
+template <state_dict_model Model>
 void load(Model& m, const std::string& path) {
   const io::safetensors_file file = io::read_safetensors(path);
   auto tensors = m.tensors();
@@ -60,6 +63,23 @@ void load(Model& m, const std::string& path) {
     if (tensors[i].counter != nullptr) *tensors[i].counter = counters[i];
     else std::copy(staged[i].begin(), staged[i].end(), tensors[i].value);
   }
+}
+
+/// An inference model has no state_dict: BatchNorm is folded into its weights and they are repacked, and
+/// keeping a second copy of the trained tensors would double its memory. Save the trainer it was frozen from.
+template <class Net>
+void save(const model<Net, mode::infer>&, const std::string&) {
+  static_assert(detail::always_false<Net>,
+                "fusenet: save: a model<Net, mode::infer> holds folded weights, not the state_dict; save the "
+                "model<Net, mode::train> it was frozen from");
+}
+
+/// Loading into an inference model: construct it from the file instead, model<Net, mode::infer>{path}.
+template <class Net>
+void load(model<Net, mode::infer>&, const std::string&) {
+  static_assert(detail::always_false<Net>,
+                "fusenet: load: write model<Net, mode::infer>{path} (or from_file(path)) to load weights for "
+                "inference");
 }
 
 }  // namespace fusenet

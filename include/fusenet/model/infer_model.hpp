@@ -107,7 +107,7 @@ class model<Net, mode::infer> {
   };
 
   /// Freezes a trained model: reads its parameters and running statistics, folds and repacks them.
-  explicit model(model<Net, mode::train>& trained) { freeze(trained); }
+  explicit model(const model<Net, mode::train>& trained) { freeze(trained); }
 
   /// Loads a safetensors file (fusenet::save or PyTorch's state_dict keys) and freezes it.
   explicit model(const std::string& path) {
@@ -125,6 +125,20 @@ class model<Net, mode::infer> {
   /// As forward(x), with the caller's workspace: safe to call from several threads at once, each with its own ws.
   /// Ensures: the same result as forward(x), bit for bit.
   output_tensor forward(const input_tensor& x, workspace& ws) const { return forward_into_tensor(x, ws, sync(ws)); }
+
+  /// As forward(input_tensor), for any other xtensor expression (xt::xarray, a view, another value type).
+  /// A fixed rank other than the network's is a compile error; the shape is checked before the values are
+  /// copied (std::invalid_argument naming the expected and the actual shape).
+  template <detail::other_expression<input_tensor> E>
+  output_tensor forward(const E& x) {
+    return forward(detail::to_input_tensor<input_tensor, input_dims>(x, "forward input"));
+  }
+
+  /// As forward(E), with the caller's workspace.
+  template <detail::other_expression<input_tensor> E>
+  output_tensor forward(const E& x, workspace& ws) const {
+    return forward(detail::to_input_tensor<input_tensor, input_dims>(x, "forward input"), ws);
+  }
 
   /// Forward of n samples from x (n × input size, PyTorch layout) into y (n × output size).
   /// Requires: x and y do not overlap. Ensures: no heap allocation when a batch of n or more has been run before
@@ -153,7 +167,7 @@ class model<Net, mode::infer> {
   static std::string describe() { return fusenet::describe<Net, mode::infer>(); }
 
  private:
-  void freeze(model<Net, mode::train>& trained) {
+  void freeze(const model<Net, mode::train>& trained) {
     detail::tensor_lookup lookup;
     for (const auto& t : trained.tensors()) lookup[t.name] = t.value;
     runner_.load(lookup, states_);

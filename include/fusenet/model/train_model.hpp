@@ -9,7 +9,9 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+#include <xtensor/xexpression.hpp>
 #include <xtensor/xtensor.hpp>
+#include <xtensor/xutils.hpp>
 
 #include "fusenet/introspection.hpp"
 #include "fusenet/model/stages/train_runner.hpp"
@@ -33,7 +35,56 @@ void check_batch_shape(const Tensor& x, const char* what) {
                                 " with N \u2265 1, got " + got);
   }
 }
+
+/// The shape {n, D...} of a batch of n samples.
+template <dims D>
+std::array<std::size_t, tensor_rank<D>> batch_shape(std::size_t n) {
+  std::array<std::size_t, tensor_rank<D>> shape{};
+  shape[0] = n;
+  for (std::size_t i = 0; i < D.rank; ++i) shape[i + 1] = D.d[i];
+  return shape;
+}
+
+/// An xtensor expression other than the model's own input_tensor type: an xarray, a view, another value type.
+template <class E, class Tensor>
+concept other_expression = xt::is_xexpression<std::remove_cvref_t<E>>::value && !std::same_as<std::remove_cvref_t<E>, Tensor>;
+
+/// The rank check of forward(x): its instantiation note shows both ranks. Got is SIZE_MAX for a run-time rank
+/// (xt::xarray), which forward checks before copying.
+template <std::size_t Expected, std::size_t Got>
+struct input_rank_matches {
+  static_assert(Got == SIZE_MAX || Got == Expected,
+                "fusenet: model::forward: the tensor's rank is not the network's (batch axis + input shape, "
+                "see input_rank_matches<Expected, Got> above); a forgotten batch or channel axis?");
+  static constexpr bool value = Got == SIZE_MAX || Got == Expected;
+};
+
+/// x as the model's input tensor type, its shape checked before anything is copied: xtensor's converting
+/// assignment resizes by the source's shape and would overrun a fixed-rank destination (ASan) otherwise.
+template <class Tensor, dims D, class E>
+Tensor to_input_tensor(const E& x, const char* what) {
+  if constexpr (input_rank_matches<tensor_rank<D>, xt::get_rank<std::remove_cvref_t<E>>::value>::value) {
+    check_batch_shape<D>(x, what);
+    Tensor t = Tensor::from_shape(batch_shape<D>(x.shape()[0]));
+    t = x;
+    return t;
+  } else {
+    return Tensor{};  // unreachable: the static_assert above already failed
+  }
+}
 }  // namespace detail
+
+/// One stored tensor of a model, writable: its state_dict key, shape, values, gradient (nullptr for running
+/// statistics) and, for num_batches_tracked, the counter instead of values. model::tensors() returns these.
+using tensor_ref = detail::tensor_ref;
+
+/// One stored tensor of a model, read-only (model::tensors() const, used by save and check_finite).
+struct const_tensor_ref {
+  std::string name;
+  tensor_spec spec;
+  const float* value = nullptr;           // nullptr for the counter
+  const std::int64_t* counter = nullptr;  // num_batches_tracked
+};
 
 /// The trainable specialization: owns parameters, gradients, BatchNorm running statistics and the
 /// activations that backward needs. Tensors at the API are xtensor containers in PyTorch's layout.
@@ -66,12 +117,46 @@ class model<Net, mode::train> {
     return to_output(runner_.forward(input_.data(), batch_, ctx), batch_);
   }
 
+  /// As forward(input_tensor), for any other xtensor expression (xt::xarray, a view, another value type).
+  /// A fixed rank other than the network's is a compile error; the shape is checked before the values are
+  /// copied (std::invalid_argument naming the expected and the actual shape).
+  template <detail::other_expression<input_tensor> E>
+  output_tensor forward(const E& x) {
+    return forward(detail::to_input_tensor<input_tensor, input_dims>(x, "forward input"));
+  }
+
+  /// Train-mode forward of n samples from x (n × input size, PyTorch layout) into y (n × output size).
+  /// The input is copied (backward reads it). Requires: n ≥ 1; x and y hold that many values.
+  void forward(const float* x, std::size_t n, float* y) {
+    if (n == 0) throw std::invalid_argument("fusenet: model::forward: a batch needs at least one sample");
+    input_ = input_tensor::from_shape(detail::batch_shape<input_dims>(n));
+    std::copy(x, x + input_.size(), input_.begin());
+    batch_ = n;
+    detail::run_context ctx{true, dropout_, &rng_, &workspace_};
+    const float* out = runner_.forward(input_.data(), batch_, ctx);
+    std::copy(out, out + n * output_dims.size(), y);
+  }
+
   /// Evaluation forward: running statistics, no dropout, nothing cached, no state changed.
   output_tensor eval_forward(const input_tensor& x) {
     detail::check_batch_shape<input_dims>(x, "eval_forward input");
     const std::size_t n = x.shape()[0];
     detail::run_context ctx{false, false, &rng_, &workspace_};
     return to_output(eval_runner().forward(x.data(), n, ctx), n);
+  }
+
+  /// As eval_forward(input_tensor), for any other xtensor expression; checked as forward(E) is.
+  template <detail::other_expression<input_tensor> E>
+  output_tensor eval_forward(const E& x) {
+    return eval_forward(detail::to_input_tensor<input_tensor, input_dims>(x, "eval_forward input"));
+  }
+
+  /// Evaluation forward of n samples from x into y, PyTorch layout, as forward(x, n, y) of model<Net, mode::infer>.
+  void eval_forward(const float* x, std::size_t n, float* y) {
+    if (n == 0) throw std::invalid_argument("fusenet: model::eval_forward: a batch needs at least one sample");
+    detail::run_context ctx{false, false, &rng_, &workspace_};
+    const float* out = eval_runner().forward(x, n, ctx);
+    std::copy(out, out + n * output_dims.size(), y);
   }
 
   /// Accumulates parameter gradients for the last forward, given dL/d(output).
@@ -100,9 +185,18 @@ class model<Net, mode::train> {
   }
 
   /// Every stored tensor (parameters, running statistics, counters) in state_dict order, for I/O.
-  std::vector<detail::tensor_ref> tensors() {
-    std::vector<detail::tensor_ref> out;
-    visit_tensors([&](const detail::tensor_ref& t) { out.push_back(t); });
+  std::vector<tensor_ref> tensors() {
+    std::vector<tensor_ref> out;
+    visit_tensors([&](const tensor_ref& t) { out.push_back(t); });
+    return out;
+  }
+
+  /// As tensors(), read-only: what save, check_finite and freezing into model<Net, mode::infer> read.
+  std::vector<const_tensor_ref> tensors() const {
+    std::vector<const_tensor_ref> out;
+    // The runner's visit is not const-qualified but only hands out pointers, which become const here.
+    auto add = [&](const tensor_ref& t) { out.push_back({t.name, t.spec, t.value, t.counter}); };
+    const_cast<runner_type&>(runner_).visit("", add);
     return out;
   }
 
