@@ -5,6 +5,8 @@
 # (STYLE.md §1.3: one mistake, one error).
 #
 # Usage: check_diagnostic.py CASE.cpp COMPILER [FLAGS...]     (CASE.cpp is appended to the command)
+#        check_diagnostic.py CASE.cpp --via WRAPPER.cpp COMPILER [FLAGS...]
+#        (compiles WRAPPER.cpp with `-include CASE.cpp`, e.g. model_variant.cpp; the directives are CASE.cpp's)
 # A leading "// known-issue: <compiler name>: <why>" line makes the check report SKIP (exit 77) for a compiler
 # whose command names <compiler name>, so a known front-end limitation stays visible without failing the suite.
 import os
@@ -35,6 +37,10 @@ def main(argv):
         print(__doc__ or "usage: check_diagnostic.py CASE.cpp COMPILER [FLAGS...]", file=sys.stderr)
         return 2
     source, command = argv[1], argv[2:]
+    compiled = [source]
+    if command[:1] == ["--via"]:
+        compiled = ["-include", source, command[1]]
+        command = command[2:]
     expects, known = directives(source)
     if not expects:
         print(f"{source}: no '// expect:' line; nothing to check", file=sys.stderr)
@@ -45,7 +51,7 @@ def main(argv):
             print(f"SKIP {source} with {compiler_name}: known issue: {why}")
             return SKIP
 
-    result = subprocess.run(command + [source], capture_output=True, text=True, errors="replace")
+    result = subprocess.run(command + compiled, capture_output=True, text=True, errors="replace")
     stderr = result.stderr
     problems = []
     if result.returncode == 0:

@@ -11,6 +11,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 #include <xtensor/xtensor.hpp>
 
@@ -58,6 +59,16 @@ class instance_id {
   std::uint64_t value_;
 };
 
+/// The inference runner, chosen lazily as train_runner_of: an unchecked network gets the quiet stand-in.
+template <class Net, bool Checked = checked_network<Net>>
+struct plan_runner_of {
+  using type = unchecked_runner;
+};
+template <class Net>
+struct plan_runner_of<Net, true> {
+  using type = plan_runner<network_plan<Net>>;
+};
+
 }  // namespace detail
 
 /// The inference specialization: BatchNorm folded into conv / dense weights at construction, each stage of
@@ -73,14 +84,14 @@ class instance_id {
 /// Example: examples/fashion_mnist.cpp; tests/model/concurrency.cpp
 template <class Net>
 class model<Net, mode::infer> {
-  static_assert(Net::checked, "fusenet: model: the network does not type-check (see the error above)");
-  using runner = detail::plan_runner<detail::network_plan<Net>>;
+  // A network that failed its checks gets the quiet stand-in: its own check names the layer (see unchecked_runner).
+  using runner = typename detail::plan_runner_of<Net>::type;
   using state_type = typename runner::states;
 
  public:
   using network = Net;
-  static constexpr dims input_dims = Net::input_shape;
-  static constexpr dims output_dims = Net::output_dims;
+  static constexpr dims input_dims = detail::declared_input<Net>();
+  static constexpr dims output_dims = detail::declared_output<Net>();
   /// N×C×H×W (or N×F) input and output tensors, as model<Net, mode::train>.
   using input_tensor = xt::xtensor<float, detail::tensor_rank<input_dims>>;
   using output_tensor = xt::xtensor<float, detail::tensor_rank<output_dims>>;

@@ -8,6 +8,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 #include <xtensor/xexpression.hpp>
 #include <xtensor/xtensor.hpp>
@@ -35,6 +36,65 @@ void check_batch_shape(const Tensor& x, const char* what) {
                                 " with N \u2265 1, got " + got);
   }
 }
+
+/// Stands in for the runners of a network that failed its checks. The failed check has already raised the
+/// one error that names the layer, its input and the rule; building the real runners on invalid shapes would
+/// add dozens more, and a static_assert here would come first (GCC and clang instantiate the checks' function
+/// bodies at the end of the translation unit). Never run: constructing it throws, should a network ever fail
+/// without a diagnostic.
+struct unchecked_runner {
+  struct states {};
+  struct buffers {
+    template <class... A>
+    void reserve(A&&...) {}
+  };
+  unchecked_runner() { throw std::logic_error("fusenet: model: the network does not type-check"); }
+  template <class... A>
+  void init(A&&...) {}
+  template <class... A>
+  const float* forward(A&&...) {
+    return nullptr;
+  }
+  template <class... A>
+  void backward(A&&...) {}
+  void zero_grad() {}
+  template <class... A>
+  void visit(A&&...) {}
+  template <class... A>
+  void load(A&&...) {}
+  template <class... A>
+  void run(A&&...) const {}
+};
+
+/// A network that passed its checks. A requires-expression, not Net::checked itself: clang 14 marks a class whose
+/// static_assert failed (sequential<>) invalid, and reading its members directly would be one more error.
+template <class Net>
+concept checked_network = requires { requires Net::checked; };
+
+/// The input and output shapes a model declares: the network's, or one feature for a network that failed its
+/// checks, so that code using the model (a loss on its output, say) adds no error of its own.
+/// (if constexpr, so that an unchecked Net's members are never named.)
+template <class Net>
+constexpr dims declared_input() {
+  if constexpr (checked_network<Net>) return Net::input_shape;
+  else return features(1);
+}
+template <class Net>
+constexpr dims declared_output() {
+  if constexpr (checked_network<Net>) return Net::output_dims;
+  else return features(1);
+}
+
+/// The trainer's runner, chosen lazily: naming train_runner<typename Net::layer_list, ...> for an unchecked Net
+/// would already be an error under clang.
+template <class Net, bool Checked = checked_network<Net>>
+struct train_runner_of {
+  using type = unchecked_runner;
+};
+template <class Net>
+struct train_runner_of<Net, true> {
+  using type = train_runner<typename Net::layer_list, Net::input_shape>;
+};
 
 /// The shape {n, D...} of a batch of n samples.
 template <dims D>
@@ -91,19 +151,20 @@ struct const_tensor_ref {
 /// Example: examples/fashion_mnist.cpp
 template <class Net>
 class model<Net, mode::train> {
-  static_assert(Net::checked, "fusenet: model: the network does not type-check (see the error above)");
-  using runner_type = detail::train_runner<typename Net::layer_list, Net::input_shape>;
+  // No static_assert(Net::checked): the network's own check reports a failure, naming the layer (see
+  // unchecked_runner).
+  using runner_type = typename detail::train_runner_of<Net>::type;
 
  public:
   using network = Net;
-  static constexpr dims input_dims = Net::input_shape;
-  static constexpr dims output_dims = Net::output_dims;
+  static constexpr dims input_dims = detail::declared_input<Net>();
+  static constexpr dims output_dims = detail::declared_output<Net>();
   /// N×C×H×W (or N×F) input and output tensors.
   using input_tensor = xt::xtensor<float, detail::tensor_rank<input_dims>>;
   using output_tensor = xt::xtensor<float, detail::tensor_rank<output_dims>>;
 
   /// Parameters initialised as PyTorch does by default, from a deterministic seed.
-  explicit model(std::uint64_t seed = 0) : rng_(seed) { runner_.init(rng_); }
+  explicit model(std::uint64_t rng_seed = 0) : rng_(rng_seed) { runner_.init(rng_); }
 
   model(const model&) = delete;  // layers keep pointers into each other's activations
   model& operator=(const model&) = delete;
