@@ -42,12 +42,15 @@ TEST_CASE_TEMPLATE("forward of an xt::xarray is shape-checked before it is copie
     }
   };
   auto& m = make();
-  const xt::xarray<float> missing_channel = xt::ones<float>({2, 6, 6});           // rank 3
-  const xt::xarray<float> wrong_size = xt::ones<float>({2, 1, 7, 6});             // rank 4, wrong H
+  const xt::xarray<float> missing_channel = xt::ones<float>({2, 6, 6});            // rank 3
+  const xt::xarray<float> wrong_size = xt::ones<float>({2, 1, 7, 6});              // rank 4, wrong H
   const xt::xarray<float> too_many_axes = xt::ones<float>({2, 1, 6, 6, 1, 1, 1});  // larger than input_tensor
-  check_mentions(invalid_argument_of([&] { m.forward(missing_channel); }), {"N\u00d71\u00d76\u00d76", "2\u00d76\u00d76"});
-  check_mentions(invalid_argument_of([&] { m.forward(wrong_size); }), {"N\u00d71\u00d76\u00d76", "2\u00d71\u00d77\u00d76"});
-  check_mentions(invalid_argument_of([&] { m.forward(too_many_axes); }), {"2\u00d71\u00d76\u00d76\u00d71\u00d71\u00d71"});
+  check_mentions(invalid_argument_of([&] { m.forward(missing_channel); }),
+                 {"N\u00d71\u00d76\u00d76", "2\u00d76\u00d76"});
+  check_mentions(invalid_argument_of([&] { m.forward(wrong_size); }),
+                 {"N\u00d71\u00d76\u00d76", "2\u00d71\u00d77\u00d76"});
+  check_mentions(invalid_argument_of([&] { m.forward(too_many_axes); }),
+                 {"2\u00d71\u00d76\u00d76\u00d71\u00d71\u00d71"});
 
   const xt::xarray<float> good = xt::ones<float>({2, 1, 6, 6});
   const xt::xtensor<float, 4> same = good;

@@ -1,4 +1,5 @@
 // expect: block_matches_shortcut
+// expect: shape<16, 4, 4>
 // expect: residual<fusenet::layers::conv2d<16, 3
 // expect: shape<8, 8, 8>
 // A downsampling block (8×8×8 → 16×4×4) without the projection its shortcut needs.

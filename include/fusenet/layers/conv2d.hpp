@@ -18,23 +18,30 @@ namespace fusenet::layers {
 /// Requires: a C×H×W input, G dividing C and Out, the dilated kernel fitting the padded input.
 /// Ensures: output Out×Ho×Wo with Ho = (H + 2P - D(K-1) - 1)/S + 1.
 /// Example: examples/fashion_mnist.cpp
-template <std::size_t Out, std::size_t Kernel, class... Options>
+/// The options' pack is named for the one error C++ gives on PyTorch's positional habit, conv2d<16, 3, 1>: a value
+/// where a type is expected. GCC prints the parameter's name, clang the line below.
+template <std::size_t Out, std::size_t Kernel, class... Options_written_as_padding_P>  // 1? write padding<1>
 struct conv2d {
   static_assert(Out >= 1, "fusenet: conv2d<Out, Kernel>: Out (filters) must be at least 1");
   static_assert(Kernel >= 1, "fusenet: conv2d<Out, Kernel>: Kernel must be at least 1");
-  static_assert(detail::options_valid<fusenet::detail::type_list<Options...>, option_kind::padding, option_kind::stride,
-                                      option_kind::dilation, option_kind::groups, option_kind::bias>,
+  static_assert(detail::options_valid<fusenet::detail::type_list<Options_written_as_padding_P...>, option_kind::padding,
+                                      option_kind::stride, option_kind::dilation, option_kind::groups,
+                                      option_kind::bias>,
                 "fusenet: conv2d<Out, Kernel, options...>: options are padding<P>, stride<S>, dilation<D>, "
                 "groups<G>, bias<B>, each at most once");
 
   static constexpr std::string_view kind = "conv2d";
   static constexpr std::size_t out_channels = Out;
   static constexpr std::size_t kernel = Kernel;
-  static constexpr std::size_t pad = detail::option_or<option_kind::padding, std::size_t{0}, Options...>();
-  static constexpr std::size_t step = detail::option_or<option_kind::stride, std::size_t{1}, Options...>();
-  static constexpr std::size_t dil = detail::option_or<option_kind::dilation, std::size_t{1}, Options...>();
-  static constexpr std::size_t group_count = detail::option_or<option_kind::groups, std::size_t{1}, Options...>();
-  static constexpr bool has_bias = detail::option_or<option_kind::bias, true, Options...>();
+  static constexpr std::size_t pad =
+      detail::option_or<option_kind::padding, std::size_t{0}, Options_written_as_padding_P...>();
+  static constexpr std::size_t step =
+      detail::option_or<option_kind::stride, std::size_t{1}, Options_written_as_padding_P...>();
+  static constexpr std::size_t dil =
+      detail::option_or<option_kind::dilation, std::size_t{1}, Options_written_as_padding_P...>();
+  static constexpr std::size_t group_count =
+      detail::option_or<option_kind::groups, std::size_t{1}, Options_written_as_padding_P...>();
+  static constexpr bool has_bias = detail::option_or<option_kind::bias, true, Options_written_as_padding_P...>();
   static constexpr std::size_t window_span = dil * (Kernel - 1) + 1;
 
   static constexpr bool accepts(dims in) {
@@ -46,7 +53,7 @@ struct conv2d {
   template <class In, class Before>
   struct check {
     static_assert(input_is_spatial<conv2d, In>,
-                  "fusenet: conv2d: needs a C×H×W input but gets flat features; a conv2d cannot follow flatten or "
+                  "fusenet: conv2d: needs a C x H x W input but gets flat features; a conv2d cannot follow flatten or "
                   "dense");
     static_assert(!input_is_spatial<conv2d, In> || groups_divide_channels<conv2d, In>,
                   "fusenet: conv2d: groups<G> must divide both the input channels and Out");
@@ -68,7 +75,8 @@ struct conv2d {
     return output(in).size() * (in.d[0] / group_count) * Kernel * Kernel;
   }
   static std::string name() {
-    return "conv2d<" + std::to_string(Out) + ", " + std::to_string(Kernel) + detail::options_text<Options...>() + ">";
+    return "conv2d<" + std::to_string(Out) + ", " + std::to_string(Kernel) +
+           detail::options_text<Options_written_as_padding_P...>() + ">";
   }
 };
 

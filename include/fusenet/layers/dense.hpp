@@ -48,7 +48,7 @@ struct dense : detail::fully_connected<Out, Options...> {
   template <class In, class Before>
   struct check {
     static_assert(input_is_flat<dense, In>,
-                  "fusenet: dense<Out>: gets a C×H×W input; put flatten before dense");
+                  "fusenet: dense<Out>: gets a C x H x W input; put flatten before dense");
   };
   static std::string name() {
     return "dense<" + std::to_string(Out) + detail::options_text<Options...>() + ">";
@@ -65,7 +65,7 @@ struct linear : detail::fully_connected<Out, Options...> {
   template <class Incoming, class Before>
   struct check {
     static_assert(input_is_flat<linear, Incoming>,
-                  "fusenet: linear<In, Out>: gets a C×H×W input; put flatten before linear");
+                  "fusenet: linear<In, Out>: gets a C x H x W input; put flatten before linear");
     static_assert(!input_is_flat<linear, Incoming> || in_features_match<linear, Incoming>,
                   "fusenet: linear<In, Out>: In must equal the flattened incoming shape (see shape and "
                   "flattened_from above); or write dense<Out>");

@@ -35,7 +35,7 @@ struct pool2d {
   template <class In, class Before>
   struct check {
     static_assert(input_is_spatial<pool2d, In>,
-                  "fusenet: max_pool/avg_pool: needs a C×H×W input but gets flat features; pool before flatten");
+                  "fusenet: max_pool/avg_pool: needs a C x H x W input but gets flat features; pool before flatten");
     static_assert(padding_fits_window<pool2d, In>,
                   "fusenet: max_pool/avg_pool: padding must be at most half the window, as in PyTorch");
     static_assert(!input_is_spatial<pool2d, In> || window_fits_input<pool2d, In>,
@@ -71,7 +71,7 @@ struct global_avg_pool {
   template <class In, class Before>
   struct check {
     static_assert(input_is_spatial<global_avg_pool, In>,
-                  "fusenet: global_avg_pool: needs a C×H×W input but gets flat features");
+                  "fusenet: global_avg_pool: needs a C x H x W input but gets flat features");
   };
   static constexpr std::size_t tensor_count = 0;
   static constexpr std::array<tensor_spec, 0> tensors(dims) { return {}; }

@@ -20,6 +20,25 @@ struct shortcut {
 };
 
 namespace detail {
+/// The shape check of a residual block. Its instantiation note shows the input, the block's output and the
+/// shortcut's output (the input itself without a shortcut<...>), so a mismatch shows both shapes.
+/// The block's and the shortcut's output shapes as types. (Copied into static members first: GCC 12 crashes on
+/// shape_t<Residual::block_output(In::value)> written directly in a template argument, as chain.hpp's step_at.)
+template <class Residual, class In>
+struct residual_outputs {
+  static constexpr dims block = Residual::block_output(In::value);
+  static constexpr dims shortcut = Residual::shortcut_output(In::value);
+  using block_shape = shape_t<block>;
+  using shortcut_shape = shape_t<shortcut>;
+};
+
+template <class Residual, class In, class BlockOut, class ShortcutOut>
+struct residual_check {
+  static_assert(!Residual::inner_accepts(In::value) || block_matches_shortcut<Residual, In>,
+                "fusenet: residual: the block's output (BlockOut in residual_check<..., In, BlockOut, ShortcutOut> "
+                "above) differs from its input or the shortcut's output; add a shortcut<...> projection");
+};
+
 template <class T>
 struct is_shortcut : std::false_type {};
 template <class... L>
@@ -71,13 +90,16 @@ struct residual {
   }
   static constexpr dims output(dims in) { return block_chain::output(in); }
 
+  /// Whether the block and the shortcut accept the input; their own layers' checks report it otherwise.
+  static constexpr bool inner_accepts(dims in) { return block_chain::accepts(in) && shortcut_chain::accepts(in); }
+  /// The block's and the shortcut's output for the note of residual_check (the input itself where a layer inside
+  /// rejected it, so that only that layer's error shows).
+  static constexpr dims block_output(dims in) { return inner_accepts(in) ? block_chain::output(in) : in; }
+  static constexpr dims shortcut_output(dims in) { return inner_accepts(in) ? shortcut_chain::output(in) : in; }
+
   template <class In, class Before>
-  struct check {
-    static_assert(!block_chain::accepts(In::value) || !shortcut_chain::accepts(In::value) ||
-                      block_matches_shortcut<residual, In>,
-                  "fusenet: residual: the block's output shape differs from its input (or from the shortcut's output); "
-                  "add a shortcut<...> projection");
-  };
+  using check = detail::residual_check<residual, In, typename detail::residual_outputs<residual, In>::block_shape,
+                                       typename detail::residual_outputs<residual, In>::shortcut_shape>;
   /// Runs the diagnostics of the layers inside the block and the shortcut (indices count from 0 in each).
   template <class In>
   static void check_inner() {

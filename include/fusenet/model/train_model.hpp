@@ -107,29 +107,27 @@ std::array<std::size_t, tensor_rank<D>> batch_shape(std::size_t n) {
 
 /// An xtensor expression other than the model's own input_tensor type: an xarray, a view, another value type.
 template <class E, class Tensor>
-concept other_expression = xt::is_xexpression<std::remove_cvref_t<E>>::value && !std::same_as<std::remove_cvref_t<E>, Tensor>;
-
-/// The rank check of forward(x): its instantiation note shows both ranks. Got is SIZE_MAX for a run-time rank
-/// (xt::xarray), which forward checks before copying.
-template <std::size_t Expected, std::size_t Got>
-struct input_rank_matches {
-  static_assert(Got == SIZE_MAX || Got == Expected,
-                "fusenet: model::forward: the tensor's rank is not the network's (batch axis + input shape, "
-                "see input_rank_matches<Expected, Got> above); a forgotten batch or channel axis?");
-  static constexpr bool value = Got == SIZE_MAX || Got == Expected;
-};
+concept other_expression =
+    xt::is_xexpression<std::remove_cvref_t<E>>::value && !std::same_as<std::remove_cvref_t<E>, Tensor>;
 
 /// x as the model's input tensor type, its shape checked before anything is copied: xtensor's converting
 /// assignment resizes by the source's shape and would overrun a fixed-rank destination (ASan) otherwise.
+/// A fixed rank other than the network's is a compile error; its note names E, the tensor type passed.
+/// (A static_assert here, not in a helper class: clang 14 would mark this function invalid after the helper's
+/// failure and report every further call as "no matching function".)
 template <class Tensor, dims D, class E>
 Tensor to_input_tensor(const E& x, const char* what) {
-  if constexpr (input_rank_matches<tensor_rank<D>, xt::get_rank<std::remove_cvref_t<E>>::value>::value) {
+  constexpr std::size_t got = xt::get_rank<std::remove_cvref_t<E>>::value;  // SIZE_MAX: known at run time
+  static_assert(got == SIZE_MAX || got == tensor_rank<D>,
+                "fusenet: model::forward: the rank of the tensor (E in the note) is not the network's, batch axis + input "
+                "shape; a forgotten batch or channel axis?");
+  if constexpr (got == SIZE_MAX || got == tensor_rank<D>) {
     check_batch_shape<D>(x, what);
     Tensor t = Tensor::from_shape(batch_shape<D>(x.shape()[0]));
     t = x;
     return t;
   } else {
-    return Tensor{};  // unreachable: the static_assert above already failed
+    return Tensor{};
   }
 }
 }  // namespace detail
