@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // fusenet::fit, evaluate and training checkpoints on a small synthetic dataset: resuming after k steps or epochs
-// (from a checkpoint written at an epoch end, on a step callback, or on SIGINT) gives bit-identical weights,
+// (from a checkpoint written at an epoch end, on a step callback, or on SIGINT) of a network with dropout gives
+// bit-identical weights,
 // optimizer state and metrics to the uninterrupted run, for Adam and SGD with momentum; the CSV log's format and
 // its flush after every epoch; bad checkpoints give clear errors and change nothing; the progress line's width;
 // linear warmup against torch's recursive LinearLR; scale_weights.
@@ -29,8 +30,9 @@ using namespace fusenet::layers;
 
 namespace {
 
+// With dropout: a resumed run must also continue the model's random draws where they stopped.
 using net = fn::sequential<input<1, 8, 8>, conv2d<4, 3, padding<1>>, batch_norm, relu, max_pool<2>, flatten, dense<16>,
-                           batch_norm, relu, dense<3>>;
+                           batch_norm, relu, dropout, dense<3>>;
 using other_net = fn::sequential<input<1, 8, 8>, conv2d<2, 3, padding<1>>, relu, flatten, dense<3>>;
 using train_model = fn::model<net, fn::mode::train>;
 
@@ -494,12 +496,12 @@ TEST_CASE("linear_warmup equals torch's recursive LinearLR chained with the epoc
 
 TEST_CASE("scale_weights multiplies conv and dense weights only") {
   train_model a{3}, b{3};
-  CHECK(fn::scale_weights(b, 10.0f) == 3);  // conv 0, dense 5 and dense 8
+  CHECK(fn::scale_weights(b, 10.0f) == 3);  // conv 0, dense 5 and dense 9 (after the dropout)
   const auto ta = a.tensors(), tb = b.tensors();
   for (std::size_t i = 0; i < ta.size(); ++i) {
     CAPTURE(ta[i].name);
     if (ta[i].value == nullptr) continue;
-    const bool scaled = ta[i].name == "0.weight" || ta[i].name == "5.weight" || ta[i].name == "8.weight";
+    const bool scaled = ta[i].name == "0.weight" || ta[i].name == "5.weight" || ta[i].name == "9.weight";
     for (std::size_t j = 0; j < ta[i].spec.size(); ++j)
       REQUIRE(tb[i].value[j] == (scaled ? ta[i].value[j] * 10.0f : ta[i].value[j]));
   }

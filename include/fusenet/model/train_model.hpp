@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -233,6 +234,23 @@ class model<Net, mode::train> {
 
   /// Turns dropout on or off for train-mode forward (eval_forward never drops).
   void set_dropout(bool enabled) { dropout_ = enabled; }
+
+  /// The state of the random source dropout draws from, as text (std::mt19937_64's stream form), so that a
+  /// checkpoint can resume a run with dropout bit-identically.
+  std::string random_state() const {
+    std::ostringstream out;
+    out << rng_;
+    return out.str();
+  }
+  /// Restores a random_state(). Throws std::invalid_argument (and keeps the current state) if `state` is not one.
+  void set_random_state(const std::string& state) {
+    std::istringstream in(state);
+    std::mt19937_64 restored;
+    in >> restored;
+    if (in.fail() || !(in >> std::ws).eof())
+      throw std::invalid_argument("fusenet: model::set_random_state: not a random state of this model");
+    rng_ = restored;
+  }
 
   /// The trainable tensors in state_dict order, for optimizers.
   std::vector<param_view> parameters() {

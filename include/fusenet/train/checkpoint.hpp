@@ -8,7 +8,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <random>
 #include <span>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -135,6 +137,7 @@ void save_checkpoint(const std::string& path, Model& m, Optimizer& opt, const tr
   file.metadata["optimizer.type"] = detail::optimizer_type_name<Optimizer>();
   file.metadata["optimizer.hyperparameters"] = opt.hyperparameters();
   if constexpr (!std::is_same_v<Optimizer, sgd>) file.metadata["optimizer.steps"] = std::to_string(opt.steps());
+  file.metadata["model.random_state"] = m.random_state();  // dropout's draws continue where they stopped
   file.metadata["progress.epoch"] = std::to_string(p.epoch);
   file.metadata["progress.step_in_epoch"] = std::to_string(p.step_in_epoch);
   file.metadata["progress.global_step"] = std::to_string(p.global_step);
@@ -176,6 +179,7 @@ training_progress load_checkpoint(const std::string& path, Model& m, Optimizer& 
   p.seen = detail::parse_count(detail::metadata_at(file, "progress.seen", path), "progress.seen", path);
   p.correct = detail::parse_count(detail::metadata_at(file, "progress.correct", path), "progress.correct", path);
   p.seconds = detail::parse_double(detail::metadata_at(file, "progress.seconds", path), "progress.seconds", path);
+  const std::string random_state = detail::metadata_at(file, "model.random_state", path);
   for (const auto& [k, v] : file.metadata)
     if (k.rfind("run.", 0) == 0) p.run[k.substr(4)] = v;
   std::size_t steps = 0;
@@ -243,6 +247,13 @@ training_progress load_checkpoint(const std::string& path, Model& m, Optimizer& 
   } catch (const weights_mismatch& e) {
     throw weights_mismatch(path + ": " + e.what());
   }
+  {
+    std::istringstream in(random_state);
+    std::mt19937_64 probe;
+    in >> probe;
+    if (in.fail() || !(in >> std::ws).eof())
+      throw file_error(path + ": checkpoint metadata 'model.random_state' is not a random-generator state");
+  }
 
   for (std::size_t i = 0; i < tensors.size(); ++i) {
     if (tensors[i].counter != nullptr)
@@ -267,6 +278,7 @@ training_progress load_checkpoint(const std::string& path, Model& m, Optimizer& 
     opt.set_momentum_started(sgd_started);
   else
     opt.set_steps(steps);
+  m.set_random_state(random_state);
   return p;
 }
 
