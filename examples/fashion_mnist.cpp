@@ -13,6 +13,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <fusenet/data/batches.hpp>
 #include <fusenet/data/fashion_mnist.hpp>
@@ -49,6 +50,8 @@ namespace {
 struct usage_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+/// --help or -h among a command's options: print the usage and exit 0.
+struct help_request {};
 
 const char* const usage_text =
     "usage:\n"
@@ -64,6 +67,10 @@ const char* const usage_text =
     "step finishes and the checkpoint is written (to --checkpoint, else the --resume file, else SAVE.checkpoint.\n"
     "safetensors next to --save, else ./fashion_mnist.checkpoint.safetensors). --resume CHECKPOINT continues that\n"
     "run (same options): the same seed and --threads give bit-identical weights to an uninterrupted run.\n"
+    "defaults: --epochs 1 --batch 64 --lr 1e-3 --schedule cosine --warmup 0 --seed 42 --limit 60000 (training\n"
+    "images), --threads $OMP_NUM_THREADS if set, else 2; --data $FUSENET_DATA if set, else\n"
+    "/usr/share/datasets/fashion-mnist. A flag given twice is an error.\n"
+    "  fashion_mnist --help | --version     (or COMMAND --help)\n"
     "exit status: 0 done, 1 error, 2 usage, 3 training diverged (non-finite loss), 130/143 SIGINT/SIGTERM\n";
 
 // Flags as --name value; every value is checked where it is read.
@@ -73,8 +80,10 @@ struct flags {
   flags(int argc, char** argv, int first, const std::map<std::string, int>& known) {
     for (int i = first; i < argc; ++i) {
       const std::string name = argv[i];
+      if (name == "--help" || name == "-h") throw help_request{};
       const auto k = known.find(name);
       if (k == known.end()) throw usage_error("unknown option '" + name + "'");
+      if (values.count(name) != 0) throw usage_error("option " + name + " given twice");
       if (i + k->second >= argc) throw usage_error("option " + name + " needs " + std::to_string(k->second) + " value(s)");
       auto& v = values[name];
       for (int j = 0; j < k->second; ++j) v.push_back(argv[++i]);
@@ -113,6 +122,25 @@ struct flags {
     return v;
   }
 };
+
+// --threads when absent: OMP_NUM_THREADS as OpenMP reads it, else 2 (the machines this targets have 2 cores).
+long long default_threads() {
+#ifdef _OPENMP
+  if (std::getenv("OMP_NUM_THREADS") != nullptr) return omp_get_max_threads();
+#endif
+  return 2;
+}
+
+// A usage error now, rather than after an epoch, if `path` (an output file) cannot be created: its folder must
+// exist and take a new file. Probes with a scratch file beside it, removed again; an existing file is left as is.
+void check_writable(const std::string& flag, const std::string& path) {
+  const std::string probe = path + ".fusenet-probe";
+  {
+    std::ofstream out(probe, std::ios::binary);
+    if (!out) throw usage_error(flag + " " + path + ": cannot write there (no such folder, or no permission)");
+  }
+  std::remove(probe.c_str());
+}
 
 // Test accuracy of the inference model (BatchNorm folded, stages fused), in batches of 500.
 double accuracy(fn::model<Net, fn::mode::infer>& m, const fn::data::dataset& data, std::size_t limit,
@@ -174,7 +202,7 @@ int train(const flags& f) {
   const auto batch = static_cast<std::size_t>(f.integer("--batch", 64, 2));
   const float lr = f.real("--lr", 1e-3f);
   const auto seed = static_cast<std::uint64_t>(f.integer("--seed", 42, 0));
-  const auto threads = f.integer("--threads", 2, 1);
+  const auto threads = f.integer("--threads", default_threads(), 1);
   const auto limit = static_cast<std::size_t>(f.integer("--limit", 60000, 2));
   const auto warmup = static_cast<std::size_t>(f.integer("--warmup", 0, 0));
   const std::string dir = f.text("--data", fn::data::default_data_dir());
@@ -188,6 +216,9 @@ int train(const flags& f) {
 #else
   if (threads > 1) std::cerr << "note: built without OpenMP; running on one thread\n";
 #endif
+  // Every path is checked before the data is read and an epoch is spent.
+  for (const char* path_flag : {"--save", "--log", "--checkpoint"})
+    if (f.has(path_flag)) check_writable(path_flag, f.text(path_flag, ""));
   const auto train_set = fn::data::load_fashion_mnist(dir, fn::data::split::train);
   const auto test_set = fn::data::load_fashion_mnist(dir, fn::data::split::test);
 
@@ -268,14 +299,16 @@ int train(const flags& f) {
 
 int eval(const flags& f) {
   if (!f.has("--weights")) throw usage_error("eval needs --weights PATH");
+  constexpr std::size_t most_logits = 500;  // the first evaluation batch's
+  const auto count = static_cast<std::size_t>(f.integer("--dump-logits", 0, 1, 0));
+  if (count > most_logits) throw usage_error("--dump-logits N: N must be at most 500, got " + std::to_string(count));
+  if (f.has("--dump-logits")) check_writable("--dump-logits", f.text("--dump-logits", "", 1));
   const auto test_set = fn::data::load_fashion_mnist(f.text("--data", fn::data::default_data_dir()), fn::data::split::test);
   fn::model<Net, fn::mode::infer> m{f.text("--weights", "")};
   xt::xtensor<float, 2> logits;
   const double acc = accuracy(m, test_set, test_set.size(), &logits);
   std::printf("test accuracy: %.4f\n", acc);
   if (f.has("--dump-logits")) {
-    const auto count = static_cast<std::size_t>(f.integer("--dump-logits", 0, 1, 0));
-    if (count > logits.shape()[0]) throw usage_error("--dump-logits N: N must be at most 500");
     std::vector<float> rows(logits.data(), logits.data() + count * 10);
     fn::io::save_npy<float>(f.text("--dump-logits", "", 1), rows.data(), {count, 10});
   }
@@ -302,7 +335,14 @@ int main(int argc, char** argv) {
       std::cout << usage_text;
       return 0;
     }
+    if (cmd == "--version") {
+      std::cout << "fashion_mnist (fusenet " << fn::version() << ")\n";
+      return 0;
+    }
     throw usage_error("unknown command '" + cmd + "'");
+  } catch (const help_request&) {
+    std::cout << usage_text;
+    return 0;
   } catch (const usage_error& e) {
     std::cerr << "fashion_mnist: " << e.what() << "\n" << usage_text;
     return 2;
