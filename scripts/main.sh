@@ -4,6 +4,6 @@
 # Extra arguments go to `fashion_mnist train` (default: one epoch), e.g. scripts/main.sh --epochs 10.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh examples/fashion_mnist  # only what the main job runs, not the tests and benchmarks
 ./build/examples/fashion_mnist summary
 ./build/examples/fashion_mnist train --epochs 1 "$@"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Installs what fusenet needs on Debian 12 (when root), then configures and builds into ./build.
+# Installs what fusenet needs on Debian 12 (when root), then configures and builds into ./build
+# (usage: bash scripts/setup.sh [NINJA_TARGET...]).
 # Sourced by main.sh and test.sh; safe to run again (it only installs what is missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,4 +28,5 @@ fi
 if [[ ! -f build/build.ninja ]]; then
   meson setup build --buildtype=release
 fi
-ninja -C build
+# Arguments name the targets to build (main.sh builds only the example it runs); none: everything.
+ninja -C build "$@"
