@@ -9,25 +9,14 @@
 #include <xtensor/xarray.hpp>
 #include <xtensor/xview.hpp>
 
+#include "io/throws.hpp"
+
 namespace fn = fusenet;
 using namespace fusenet::layers;
 
 namespace {
 using net = fn::sequential<input<1, 6, 6>, conv2d<2, 3, padding<1>>, batch_norm, relu, flatten, dense<3>>;
 
-template <class F>
-std::string invalid_argument_of(F&& f) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "(no std::invalid_argument)";
-}
-
-void check_mentions(const std::string& message, std::initializer_list<const char*> parts) {
-  for (const char* p : parts) CHECK_MESSAGE(message.find(p) != std::string::npos, message, " lacks ", p);
-}
 }  // namespace
 
 TEST_CASE_TEMPLATE("forward of an xt::xarray is shape-checked before it is copied", Mode, fn::mode::train,
@@ -45,11 +34,11 @@ TEST_CASE_TEMPLATE("forward of an xt::xarray is shape-checked before it is copie
   const xt::xarray<float> missing_channel = xt::ones<float>({2, 6, 6});            // rank 3
   const xt::xarray<float> wrong_size = xt::ones<float>({2, 1, 7, 6});              // rank 4, wrong H
   const xt::xarray<float> too_many_axes = xt::ones<float>({2, 1, 6, 6, 1, 1, 1});  // larger than input_tensor
-  check_mentions(invalid_argument_of([&] { m.forward(missing_channel); }),
+  fusenet::test::check_mentions(fusenet::test::message_of<std::invalid_argument>([&] { m.forward(missing_channel); }),
                  {"N\u00d71\u00d76\u00d76", "2\u00d76\u00d76"});
-  check_mentions(invalid_argument_of([&] { m.forward(wrong_size); }),
+  fusenet::test::check_mentions(fusenet::test::message_of<std::invalid_argument>([&] { m.forward(wrong_size); }),
                  {"N\u00d71\u00d76\u00d76", "2\u00d71\u00d77\u00d76"});
-  check_mentions(invalid_argument_of([&] { m.forward(too_many_axes); }),
+  fusenet::test::check_mentions(fusenet::test::message_of<std::invalid_argument>([&] { m.forward(too_many_axes); }),
                  {"2\u00d71\u00d76\u00d76\u00d71\u00d71\u00d71"});
 
   const xt::xarray<float> good = xt::ones<float>({2, 1, 6, 6});

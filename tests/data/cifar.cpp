@@ -8,21 +8,14 @@
 #include <vector>
 
 #include "image_writer.hpp"
+#include "io/throws.hpp"
 
 namespace data = fusenet::data;
 namespace t = fusenet::test;
 
 namespace {
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const fusenet::file_error& e) {
-    return e.what();
-  }
-  return "";
-}
+using fusenet::test::file_error_of;  // the message, or "" when nothing was thrown
 
 // One record: the label bytes, then pixel p = (p·13 + salt) mod 256.
 std::vector<std::uint8_t> record(std::vector<std::uint8_t> labels, unsigned salt) {
@@ -79,7 +72,7 @@ TEST_CASE("cifar_files: the five training batches in order, in the folder or its
   REQUIRE(files.size() == 5);
   CHECK(files[4] == (sub / "data_batch_5.bin").string());
   CHECK(data::load_cifar(dir.path().string(), data::cifar_kind::cifar10, data::cifar_split::train).size() == 5);
-  const auto msg = error_of([&] { data::cifar_files(dir.path().string(), data::cifar_kind::cifar10, data::cifar_split::test); });
+  const auto msg = file_error_of([&] { data::cifar_files(dir.path().string(), data::cifar_kind::cifar10, data::cifar_split::test); });
   CHECK(msg.find("test_batch.bin") != std::string::npos);
 }
 
@@ -88,23 +81,23 @@ TEST_CASE("a file whose size is not a multiple of the record is an error naming 
   auto bytes = concat({record({1}, 0), record({2}, 0)});
   bytes.pop_back();
   t::write_file(dir / "short.bin", bytes);
-  const auto msg = error_of([&] { data::read_cifar({(dir / "short.bin").string()}, data::cifar_kind::cifar10); });
+  const auto msg = file_error_of([&] { data::read_cifar({(dir / "short.bin").string()}, data::cifar_kind::cifar10); });
   CHECK(msg.find((dir / "short.bin").string()) == 0);
   CHECK(msg.find("6145 bytes") != std::string::npos);
   CHECK(msg.find("3073") != std::string::npos);
   // Two CIFAR-100 records read as CIFAR-10: 6148 is not a multiple of 3073, but is of 3074.
   const auto hundred = concat({record({1, 2}, 0), record({1, 2}, 0)});
-  const auto wrong_kind = error_of([&] { data::parse_cifar(hundred, data::cifar_kind::cifar10, "c100.bin"); });
+  const auto wrong_kind = file_error_of([&] { data::parse_cifar(hundred, data::cifar_kind::cifar10, "c100.bin"); });
   CHECK(wrong_kind.find("it would fit CIFAR-100") != std::string::npos);
-  CHECK(error_of([&] { data::parse_cifar({}, data::cifar_kind::cifar10, "e.bin"); }).find("empty") != std::string::npos);
-  CHECK(error_of([&] { data::read_cifar({(dir / "none.bin").string()}, data::cifar_kind::cifar10); })
+  CHECK(file_error_of([&] { data::parse_cifar({}, data::cifar_kind::cifar10, "e.bin"); }).find("empty") != std::string::npos);
+  CHECK(file_error_of([&] { data::read_cifar({(dir / "none.bin").string()}, data::cifar_kind::cifar10); })
             .find("does not exist") != std::string::npos);
 }
 
 TEST_CASE("a label out of range is an error naming the file and the record") {
   const auto bytes = concat({record({1}, 0), record({10}, 0)});
-  const auto msg = error_of([&] { data::parse_cifar(bytes, data::cifar_kind::cifar10, "bad.bin"); });
+  const auto msg = file_error_of([&] { data::parse_cifar(bytes, data::cifar_kind::cifar10, "bad.bin"); });
   CHECK(msg.find("bad.bin: record 1") == 0);
-  const auto fine = error_of([&] { data::parse_cifar(record({2, 100}, 0), data::cifar_kind::cifar100_fine, "f.bin"); });
+  const auto fine = file_error_of([&] { data::parse_cifar(record({2, 100}, 0), data::cifar_kind::cifar100_fine, "f.bin"); });
   CHECK(fine.find("f.bin: record 0") == 0);
 }

@@ -7,20 +7,13 @@
 #include <vector>
 
 #include "image_writer.hpp"
+#include "io/throws.hpp"
 
 namespace data = fusenet::data;
 
 namespace {
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const fusenet::file_error& e) {
-    return e.what();
-  }
-  return "";
-}
+using fusenet::test::file_error_of;  // the message, or "" when nothing was thrown
 
 }  // namespace
 
@@ -62,26 +55,26 @@ TEST_CASE("read_csv reads a file; gather copies the chosen rows") {
 }
 
 TEST_CASE("a row with the wrong field count is an error naming the file, the line and both counts") {
-  const auto msg = error_of([] { data::parse_csv("a,b,label\n1,2,0\n3,4,5,1\n", "rows.csv"); });
+  const auto msg = file_error_of([] { data::parse_csv("a,b,label\n1,2,0\n3,4,5,1\n", "rows.csv"); });
   CHECK(msg.find("rows.csv:3") == 0);
   CHECK(msg.find("4 fields, expected 3 as on line 2") != std::string::npos);
-  const auto fewer = error_of([] { data::parse_csv("1,2,0\n\n3,1\n", "f.csv"); });
+  const auto fewer = file_error_of([] { data::parse_csv("1,2,0\n\n3,1\n", "f.csv"); });
   CHECK(fewer.find("f.csv:3") == 0);
 }
 
 TEST_CASE("non-numbers, non-finite values, bad labels, quotes, feature-count and empty files are errors") {
-  CHECK(error_of([] { data::parse_csv("1,2,0\n1,abc,0\n", "n.csv"); }).find("n.csv:2, field 2: 'abc'") == 0);
-  CHECK(error_of([] { data::parse_csv("1,nan,0\n", "nan.csv"); }).find("nan.csv:1, field 2") == 0);
-  CHECK(error_of([] { data::parse_csv("1,1e40,0\n", "big.csv"); }).find("big.csv:1, field 2") == 0);
-  CHECK(error_of([] { data::parse_csv("1,2,1.5\n", "l.csv"); }).find("l.csv:1, field 3: label") == 0);
-  CHECK(error_of([] { data::parse_csv("1,2,-1\n", "l.csv"); }).find("label") != std::string::npos);
-  CHECK(error_of([] { data::parse_csv("1,2,3\n", "c.csv", {.num_classes = 3}); }).find("[0, 3)") !=
+  CHECK(file_error_of([] { data::parse_csv("1,2,0\n1,abc,0\n", "n.csv"); }).find("n.csv:2, field 2: 'abc'") == 0);
+  CHECK(file_error_of([] { data::parse_csv("1,nan,0\n", "nan.csv"); }).find("nan.csv:1, field 2") == 0);
+  CHECK(file_error_of([] { data::parse_csv("1,1e40,0\n", "big.csv"); }).find("big.csv:1, field 2") == 0);
+  CHECK(file_error_of([] { data::parse_csv("1,2,1.5\n", "l.csv"); }).find("l.csv:1, field 3: label") == 0);
+  CHECK(file_error_of([] { data::parse_csv("1,2,-1\n", "l.csv"); }).find("label") != std::string::npos);
+  CHECK(file_error_of([] { data::parse_csv("1,2,3\n", "c.csv", {.num_classes = 3}); }).find("[0, 3)") !=
         std::string::npos);
-  CHECK(error_of([] { data::parse_csv("\"1\",2,0\n", "q.csv"); }).find("quoted") != std::string::npos);
-  CHECK(error_of([] { data::parse_csv("1,2,0\n", "w.csv", {.features = 3}); }).find("takes 3 features") !=
+  CHECK(file_error_of([] { data::parse_csv("\"1\",2,0\n", "q.csv"); }).find("quoted") != std::string::npos);
+  CHECK(file_error_of([] { data::parse_csv("1,2,0\n", "w.csv", {.features = 3}); }).find("takes 3 features") !=
         std::string::npos);
-  CHECK(error_of([] { data::parse_csv("a,b\n\n", "e.csv"); }).find("no data row") != std::string::npos);
-  CHECK(error_of([] { data::parse_csv("5\n", "one.csv", {.header = data::header_row::absent}); }).find("1 field") !=
+  CHECK(file_error_of([] { data::parse_csv("a,b\n\n", "e.csv"); }).find("no data row") != std::string::npos);
+  CHECK(file_error_of([] { data::parse_csv("5\n", "one.csv", {.header = data::header_row::absent}); }).find("1 field") !=
         std::string::npos);
-  CHECK(error_of([] { data::read_csv("/nonexistent/x.csv"); }).find("/nonexistent/x.csv") == 0);
+  CHECK(file_error_of([] { data::read_csv("/nonexistent/x.csv"); }).find("/nonexistent/x.csv") == 0);
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "image_writer.hpp"
+#include "io/throws.hpp"
 
 namespace data = fusenet::data;
 using fusenet::test::encode_jpeg;
@@ -20,15 +21,7 @@ using fusenet::test::pattern_pixels;
 namespace {
 
 // Runs f and returns the file_error's message, or "" if nothing was thrown.
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const fusenet::file_error& e) {
-    return e.what();
-  }
-  return "";
-}
+using fusenet::test::file_error_of;  // the message, or "" when nothing was thrown
 
 int max_abs_diff(const std::vector<std::uint8_t>& a, const std::vector<std::uint8_t>& b) {
   int worst = 0;
@@ -91,39 +84,39 @@ TEST_CASE("a truncated PNG is an error naming the file; its header may still rea
   const auto file = encode_png(pattern_pixels(32, 32, 3, 1), 32, 32, 3);
   const std::vector<std::uint8_t> cut(file.begin(), file.begin() + static_cast<std::ptrdiff_t>(file.size() / 2));
   CHECK(data::read_png_info(cut, "cut.png").width == 32);
-  const auto msg = error_of([&] { data::decode_png(cut, "dir/cut.png"); });
+  const auto msg = file_error_of([&] { data::decode_png(cut, "dir/cut.png"); });
   CHECK(msg.find("dir/cut.png") != std::string::npos);
   CHECK(msg.find("PNG") != std::string::npos);
   const std::vector<std::uint8_t> header_only(file.begin(), file.begin() + 12);
-  CHECK(error_of([&] { data::decode_png(header_only, "h.png"); }).find("h.png") == 0);
+  CHECK(file_error_of([&] { data::decode_png(header_only, "h.png"); }).find("h.png") == 0);
 }
 
 TEST_CASE("a truncated or corrupt JPEG is an error naming the file, not grey filler") {
   const auto file = encode_jpeg(pattern_pixels(32, 32, 3, 1), 32, 32, 3);
   const std::vector<std::uint8_t> cut(file.begin(), file.begin() + static_cast<std::ptrdiff_t>(file.size() * 2 / 3));
-  const auto msg = error_of([&] { data::decode_jpeg(cut, "cut.jpg"); });
+  const auto msg = file_error_of([&] { data::decode_jpeg(cut, "cut.jpg"); });
   CHECK(msg.find("cut.jpg") == 0);
   CHECK(msg.find("JPEG") != std::string::npos);
   const std::vector<std::uint8_t> soi_only{0xff, 0xd8, 0xff};
-  CHECK(error_of([&] { data::read_jpeg_info(soi_only, "soi.jpg"); }).find("soi.jpg") == 0);
-  CHECK(error_of([&] { data::read_jpeg_info({}, "empty.jpg"); }).find("empty.jpg") == 0);
+  CHECK(file_error_of([&] { data::read_jpeg_info(soi_only, "soi.jpg"); }).find("soi.jpg") == 0);
+  CHECK(file_error_of([&] { data::read_jpeg_info({}, "empty.jpg"); }).find("empty.jpg") == 0);
 }
 
 TEST_CASE("files: a text file named .jpg, an empty file, a missing file and a folder are errors naming them") {
   fusenet::test::scratch_dir dir;
   const auto text = dir / "notes.jpg";
   fusenet::test::write_text(text, "hello, this is not an image\n");
-  const auto msg = error_of([&] { data::read_image(text.string()); });
+  const auto msg = file_error_of([&] { data::read_image(text.string()); });
   CHECK(msg.find(text.string()) == 0);
   CHECK(msg.find("neither a PNG nor a JPEG") != std::string::npos);
   CHECK(msg.find("'hello, t'") != std::string::npos);
-  CHECK(error_of([&] { data::read_image_info(text.string()); }) == msg);
+  CHECK(file_error_of([&] { data::read_image_info(text.string()); }) == msg);
   const auto empty = dir / "empty.png";
   fusenet::test::write_file(empty, {});
-  CHECK(error_of([&] { data::read_image(empty.string()); }).find("empty") != std::string::npos);
-  CHECK(error_of([&] { data::read_image((dir / "missing.png").string()); }).find("does not exist") !=
+  CHECK(file_error_of([&] { data::read_image(empty.string()); }).find("empty") != std::string::npos);
+  CHECK(file_error_of([&] { data::read_image((dir / "missing.png").string()); }).find("does not exist") !=
         std::string::npos);
-  CHECK(error_of([&] { data::read_image(dir.path().string()); }).find("is a directory") != std::string::npos);
+  CHECK(file_error_of([&] { data::read_image(dir.path().string()); }).find("is a directory") != std::string::npos);
 }
 
 TEST_CASE("the decoder is chosen by content: a PNG named .jpg decodes as PNG") {
@@ -143,7 +136,7 @@ TEST_CASE("an image larger than max_image_pixels is rejected from its header, be
   const auto crc = static_cast<std::uint32_t>(crc32(0, file.data() + 12, 17));
   for (int k = 0; k < 4; ++k) file[29 + static_cast<std::size_t>(k)] = static_cast<std::uint8_t>(crc >> (24 - 8 * k));
   CHECK(data::read_png_info(encode_png({0}, 1, 1, 1), "ok.png").width == 1);
-  const auto msg = error_of([&] { data::decode_png(file, "big.png"); });
+  const auto msg = file_error_of([&] { data::decode_png(file, "big.png"); });
   CHECK(msg.find("big.png") == 0);
   CHECK(msg.find("65536 x 65536") != std::string::npos);
 }

@@ -8,21 +8,14 @@
 #include <vector>
 
 #include "image_writer.hpp"
+#include "io/throws.hpp"
 
 namespace data = fusenet::data;
 namespace t = fusenet::test;
 
 namespace {
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const fusenet::file_error& e) {
-    return e.what();
-  }
-  return "";
-}
+using fusenet::test::file_error_of;  // the message, or "" when nothing was thrown
 
 bool mentions(const std::string& msg, const std::filesystem::path& p) { return msg.find(p.string()) != std::string::npos; }
 
@@ -78,19 +71,19 @@ TEST_CASE("load and read_all give the pixels / 255 as C×H×W, converted to the 
 TEST_CASE("bad folders: missing root, a file as root, no class folder, an empty class folder") {
   t::scratch_dir root;
   const auto missing = root / "nope";
-  CHECK(mentions(error_of([&] { data::image_folder(missing.string(), {}); }), missing));
+  CHECK(mentions(file_error_of([&] { data::image_folder(missing.string(), {}); }), missing));
   t::write_text(root / "file", "x");
-  CHECK(error_of([&] { data::image_folder((root / "file").string(), {}); }).find("is not a folder") != std::string::npos);
+  CHECK(file_error_of([&] { data::image_folder((root / "file").string(), {}); }).find("is not a folder") != std::string::npos);
   const auto bare = root / "bare";
   std::filesystem::create_directories(bare);
   png(bare / "loose.png", 3, 1);
-  const auto no_class = error_of([&] { data::image_folder(bare.string(), {}); });
+  const auto no_class = file_error_of([&] { data::image_folder(bare.string(), {}); });
   CHECK(mentions(no_class, bare));
   CHECK(no_class.find("no class folder") != std::string::npos);
   png(bare / "cats/a.png", 3, 1);
   std::filesystem::create_directories(bare / "dogs");
   t::write_text(bare / "dogs/notes.txt", "no images here");
-  const auto empty = error_of([&] { data::image_folder(bare.string(), {}); });
+  const auto empty = file_error_of([&] { data::image_folder(bare.string(), {}); });
   CHECK(mentions(empty, bare / "dogs"));
   CHECK(empty.find("holds no .png") != std::string::npos);
 }
@@ -99,7 +92,7 @@ TEST_CASE("bad files: a text file named .jpg fails the scan; a truncated PNG fai
   t::scratch_dir root;
   png(root / "a/1.png", 3, 1);
   t::write_text(root / "a/2.jpg", "I am text\n");
-  const auto msg = error_of([&] { data::image_folder(root.path().string(), {3, 4, 4}); });
+  const auto msg = file_error_of([&] { data::image_folder(root.path().string(), {3, 4, 4}); });
   CHECK(mentions(msg, root / "a/2.jpg"));
   CHECK(msg.find("neither a PNG nor a JPEG") != std::string::npos);
   std::filesystem::remove(root / "a/2.jpg");
@@ -110,16 +103,16 @@ TEST_CASE("bad files: a text file named .jpg fails the scan; a truncated PNG fai
   const data::image_folder f(root.path().string(), {3, 4, 4});
   std::vector<float> out(48);
   CHECK_NOTHROW(f.load(0, out));
-  const auto load_msg = error_of([&] { f.load(1, out); });
+  const auto load_msg = file_error_of([&] { f.load(1, out); });
   CHECK(mentions(load_msg, root / "a/2.png"));
-  CHECK(error_of([&] { static_cast<void>(f.read_all()); }) == load_msg);
+  CHECK(file_error_of([&] { static_cast<void>(f.read_all()); }) == load_msg);
 }
 
 TEST_CASE("images of mixed channel counts are an error naming a grey and a colour file") {
   t::scratch_dir root;
   png(root / "a/colour.png", 3, 1);
   png(root / "b/grey.png", 1, 2);
-  const auto msg = error_of([&] { data::image_folder(root.path().string(), {3, 4, 4}); });
+  const auto msg = file_error_of([&] { data::image_folder(root.path().string(), {3, 4, 4}); });
   CHECK(msg.find("mixed channel counts") != std::string::npos);
   CHECK(mentions(msg, root / "a/colour.png"));
   CHECK(mentions(msg, root / "b/grey.png"));
@@ -129,11 +122,11 @@ TEST_CASE("train/test roots: both folders required, with the same classes") {
   t::scratch_dir root;
   png(root / "train/a/1.png", 3, 1);
   png(root / "train/b/1.png", 3, 2);
-  const auto no_test = error_of([&] { data::open_train_test_folders(root.path().string(), {3, 4, 4}); });
+  const auto no_test = file_error_of([&] { data::open_train_test_folders(root.path().string(), {3, 4, 4}); });
   CHECK(mentions(no_test, root.path()));
   CHECK(no_test.find("no test/ folder") != std::string::npos);
   png(root / "test/a/1.png", 3, 3);
-  const auto differ = error_of([&] { data::open_train_test_folders(root.path().string(), {3, 4, 4}); });
+  const auto differ = file_error_of([&] { data::open_train_test_folders(root.path().string(), {3, 4, 4}); });
   CHECK(differ.find("same classes") != std::string::npos);
   png(root / "test/b/1.png", 3, 4);
   const auto folders = data::open_train_test_folders(root.path().string(), {3, 4, 4});
@@ -141,6 +134,6 @@ TEST_CASE("train/test roots: both folders required, with the same classes") {
   CHECK(folders.test.classes() == folders.train.classes());
   t::scratch_dir other;
   png(other / "test/a/1.png", 3, 1);
-  CHECK(error_of([&] { data::open_train_test_folders(other.path().string(), {}); }).find("no train/ folder") !=
+  CHECK(file_error_of([&] { data::open_train_test_folders(other.path().string(), {}); }).find("no train/ folder") !=
         std::string::npos);
 }

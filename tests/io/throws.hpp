@@ -8,6 +8,8 @@
 #include <string>
 #include <typeinfo>
 
+#include "fusenet/io/error.hpp"
+
 namespace fusenet::test {
 
 /// Returns the what() of the E thrown by f; fails the test if f throws nothing or something else.
@@ -23,6 +25,24 @@ std::string message_of(F&& f) {
   }
   FAIL("no exception thrown");
   return {};
+}
+
+/// The what() of the E that f throws, or "" when f throws nothing, so that a test can check either outcome (any
+/// other exception propagates and fails the test).
+template <class E, class F>
+std::string what_of(F&& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  }
+  return {};
+}
+
+/// what_of for the fusenet::file_error that the file readers throw.
+template <class F>
+std::string file_error_of(F&& f) {
+  return what_of<file_error>(f);
 }
 
 /// Whether `text` contains `part` (doctest 2.4.9 has no Contains matcher).
