@@ -132,7 +132,7 @@ class batch_norm_relu_pool_nhwc_gradient {
   batch_norm_relu_pool_nhwc_gradient(const batch_norm_relu_pool_geometry& g, const float* z, const float* gamma,
                                      const float* batch_mean, const float* batch_var, float eps, const float* dy,
                                      const std::uint8_t* code, const float* picked, float* dgamma, float* dbeta,
-                                     std::vector<float>& grad)
+                                     std::vector<float>& grad, const fusenet::detail::batch_exchange* exchange = nullptr)
       : g_(g), z_(z), mean_(batch_mean), code_(code), a_(g.channels), b_(g.channels), k_(g.channels) {
     const std::size_t channels = g.channels, out_pixels = g.out_plane(), per_image = out_pixels * channels;
     if (grad.size() < g.batch * per_image) grad.resize(g.batch * per_image);
@@ -144,13 +144,27 @@ class batch_norm_relu_pool_nhwc_gradient {
     });
     // The per-channel coefficients of dz = a·g + b·(z − m) + k, from the sums added in image order.
     const double count = static_cast<double>(g.batch * g.plane());
+    if (exchange != nullptr) {  // synchronized BatchNorm: dγ, dβ from this process's images, dz from all
+      for (std::size_t c = 0; c < channels; ++c) {
+        double sum_g = 0.0, sum_gx = 0.0;
+        for (std::size_t n = 0; n < g.batch; ++n)
+          sum_g += sums[2 * n * channels + c], sum_gx += sums[(2 * n + 1) * channels + c];
+        detail::backward_coefficients(sum_g, sum_gx, count, batch_var[c], eps, 1.0f, dgamma ? dgamma + c : nullptr,
+                                      dbeta ? dbeta + c : nullptr);
+      }
+      std::vector<double> all;
+      exchange->all(sums, all);
+      sums.swap(all);
+    }
+    const std::size_t images = fusenet::detail::global_batch(exchange, g.batch);
+    const double total = static_cast<double>(images * g.plane());
     for (std::size_t c = 0; c < channels; ++c) {
       double sum_g = 0.0, sum_gx = 0.0;
-      for (std::size_t n = 0; n < g.batch; ++n)
+      for (std::size_t n = 0; n < images; ++n)
         sum_g += sums[2 * n * channels + c], sum_gx += sums[(2 * n + 1) * channels + c];
       const detail::gradient_coefficients co = detail::backward_coefficients(
-          sum_g, sum_gx, count, batch_var[c], eps, gamma ? gamma[c] : 1.0f, dgamma ? dgamma + c : nullptr,
-          dbeta ? dbeta + c : nullptr);
+          sum_g, sum_gx, exchange ? total : count, batch_var[c], eps, gamma ? gamma[c] : 1.0f,
+          exchange || !dgamma ? nullptr : dgamma + c, exchange || !dbeta ? nullptr : dbeta + c);
       a_[c] = co.a, b_[c] = co.b, k_[c] = co.k;
     }
   }

@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "fusenet/detail/batch_exchange.hpp"
+#include "fusenet/dist/sync_batch_norm.hpp"
 #include "fusenet/kernels/conv2d_gemm.hpp"
 #include "fusenet/kernels/linear_gemm.hpp"
 #include "fusenet/kernels/activation.hpp"
@@ -34,6 +36,10 @@ struct run_context {
   bool dropout = true;        // dropout active (only when train)
   std::mt19937_64* rng = nullptr;
   std::vector<float>* workspace = nullptr;
+  // Data-parallel training (fusenet/dist): BatchNorm over the global batch when set, and the gradient hook the
+  // top-level runner calls during backward; both null otherwise.
+  const batch_exchange* exchange = nullptr;
+  const grads_ready_hook* grads_ready = nullptr;
 };
 
 /// A view of one stored tensor, for optimizers and file I/O.
@@ -110,10 +116,15 @@ class node {
       const auto g = bn_geometry(n);
       const float eps = static_cast<float>(Layer::epsilon);
       if (ctx.train) {
-        begin_batch_statistics(n);
-        kernels::batch_norm_train_forward(g, x, values_[0].data(), values_[1].data(), eps, y, mean_.data(),
-                                                  var_.data());
-        end_batch_statistics(n);
+        const std::size_t total = global_batch(ctx.exchange, n);
+        begin_batch_statistics(total);
+        if (ctx.exchange != nullptr)
+          dist::detail::sync_batch_norm_train_forward(g, x, values_[0].data(), values_[1].data(), eps, y,
+                                                      mean_.data(), var_.data(), *ctx.exchange);
+        else
+          kernels::batch_norm_train_forward(g, x, values_[0].data(), values_[1].data(), eps, y, mean_.data(),
+                                            var_.data());
+        end_batch_statistics(total);
       } else {
         kernels::batch_norm_eval_forward(g, x, values_[0].data(), values_[1].data(), values_[2].data(),
                                                  values_[3].data(), eps, y);
@@ -172,9 +183,13 @@ class node {
     } else if constexpr (is_kind<layer_op::batch_norm, Layer>) {
       const auto g = bn_geometry(n);
       // dx == nullptr: the kernel skips dx and still accumulates the parameter gradients.
-      kernels::batch_norm_backward(g, x, values_[0].data(), mean_.data(), var_.data(),
-                                           static_cast<float>(Layer::epsilon), dy, dx, grads_[0].data(),
-                                           grads_[1].data());
+      if (ctx.exchange != nullptr)
+        dist::detail::sync_batch_norm_backward(g, x, values_[0].data(), mean_.data(), var_.data(),
+                                               static_cast<float>(Layer::epsilon), dy, dx, grads_[0].data(),
+                                               grads_[1].data(), *ctx.exchange);
+      else
+        kernels::batch_norm_backward(g, x, values_[0].data(), mean_.data(), var_.data(),
+                                     static_cast<float>(Layer::epsilon), dy, dx, grads_[0].data(), grads_[1].data());
     } else if constexpr (is_kind<layer_op::residual, Layer>) {
       residual_backward(dy, dx, n, ctx);
     } else {
@@ -237,8 +252,8 @@ class node {
   float* value(std::size_t t) { return values_[t].data(); }
   float* grad(std::size_t t) { return grads_[t].data(); }
 
-  /// batch_norm, before a train-mode forward of n samples: checks there is more than one value per
-  /// channel (as PyTorch) and makes room for the batch statistics batch_mean() / batch_var().
+  /// batch_norm, before a train-mode forward of n samples (the global batch, in data-parallel training): checks
+  /// there is more than one value per channel (as PyTorch) and makes room for the batch statistics batch_mean() / batch_var().
   void begin_batch_statistics(std::size_t n)
     requires(is_kind<layer_op::batch_norm, Layer>)
   {

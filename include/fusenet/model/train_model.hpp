@@ -173,7 +173,7 @@ class model<Net, mode::train> {
     detail::check_batch_shape<input_dims>(x, "forward input");
     batch_ = x.shape()[0];
     input_ = x;  // keep the input alive: the first layer's backward reads it
-    detail::run_context ctx{true, dropout_, &rng_, &workspace_};
+    detail::run_context ctx{true, dropout_, &rng_, &workspace_, exchange_, nullptr};
     return to_output(runner_.forward(input_.data(), batch_, ctx), batch_);
   }
 
@@ -192,7 +192,7 @@ class model<Net, mode::train> {
     input_ = input_tensor::from_shape(detail::batch_shape<input_dims>(n));
     std::copy(x, x + input_.size(), input_.begin());
     batch_ = n;
-    detail::run_context ctx{true, dropout_, &rng_, &workspace_};
+    detail::run_context ctx{true, dropout_, &rng_, &workspace_, exchange_, nullptr};
     const float* out = runner_.forward(input_.data(), batch_, ctx);
     std::copy(out, out + n * output_dims.size(), y);
   }
@@ -282,6 +282,12 @@ class model<Net, mode::train> {
     runner_.visit("", f);
   }
 
+  /// Data-parallel training (fusenet/dist sets these; nullptr, the default, is a single process): `exchange`
+  /// makes every BatchNorm normalise with the statistics of the global batch, `hook` is told during backward
+  /// when the gradients of each stage are final. Requires: both outlive their use by this model.
+  void set_batch_exchange(const detail::batch_exchange* exchange) { exchange_ = exchange; }
+  void set_grads_ready(const detail::grads_ready_hook* hook) { grads_ready_ = hook; }
+
  private:
   void backward_impl(const output_tensor& dy, float* dx) {
     if (batch_ == 0) throw std::logic_error("fusenet: model::backward: call forward first");
@@ -289,7 +295,7 @@ class model<Net, mode::train> {
     if (dy.shape()[0] != batch_)
       throw std::invalid_argument("fusenet: model::backward: gradient batch " + std::to_string(dy.shape()[0]) +
                                   " differs from the forward batch " + std::to_string(batch_));
-    detail::run_context ctx{true, dropout_, &rng_, &workspace_};
+    detail::run_context ctx{true, dropout_, &rng_, &workspace_, exchange_, grads_ready_};
     runner_.backward(dy.data(), dx, batch_, ctx);
   }
 
@@ -312,6 +318,8 @@ class model<Net, mode::train> {
   input_tensor input_{};
   std::size_t batch_ = 0;
   bool dropout_ = true;
+  const detail::batch_exchange* exchange_ = nullptr;
+  const detail::grads_ready_hook* grads_ready_ = nullptr;
 };
 
 }  // namespace fusenet

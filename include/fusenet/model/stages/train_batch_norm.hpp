@@ -27,7 +27,8 @@ struct train_batch_norm_stage {
     auto& head = boost::hana::at_c<first>(nodes);
     auto& norm = boost::hana::at_c<first + 1>(nodes);
     using norm_layer = typename std::remove_reference_t<decltype(norm)>::layer;
-    norm.begin_batch_statistics(n);
+    const std::size_t total = global_batch(ctx.exchange, n);  // the data-parallel step's, or n
+    norm.begin_batch_statistics(total);
     const auto e = F::epilogue(n);
     const fused_forward_buffers b = begin_fused_forward(e, keep, s);
     float* z = keep.head.data();
@@ -37,11 +38,13 @@ struct train_batch_norm_stage {
       kernels::linear_forward(n, F::head.in.size(), e.channels, x, head.value(0), head.bias_ptr(), z);
       for (std::size_t i = 0; i < n * e.channels; ++i) b.moments[i] = {static_cast<double>(z[i]), 0.0};
     }
-    kernels::merge_plane_moments(b.moments, n, e.channels, e.plane(), b.mean, b.var);
+    // synchronized BatchNorm: the statistics exchange sits between the head's pass and the normalising pass
+    kernels::merge_plane_moments(global_moments(ctx, b.moments, n, e.channels, s), total, e.channels, e.plane(),
+                                 b.mean, b.var);
     kernels::batch_norm_relu_pool_forward(e, z, b.mean, b.var, norm.value(0), norm.value(1),
                                           static_cast<float>(norm_layer::epsilon), y, keep.code.data(),
                                           keep.picked.data(), norm.batch_mean(), norm.batch_var());
-    norm.end_batch_statistics(n);
+    norm.end_batch_statistics(total);
   }
 
   template <class Nodes>
@@ -54,7 +57,7 @@ struct train_batch_norm_stage {
     float* dz = s.at_least(s.dz, n * e.channels * e.plane());
     kernels::batch_norm_relu_pool_backward(e, keep.head.data(), norm.value(0), norm.batch_mean(), norm.batch_var(),
                                            static_cast<float>(norm_layer::epsilon), dy, keep.code.data(),
-                                           keep.picked.data(), dz, norm.grad(0), norm.grad(1));
+                                           keep.picked.data(), dz, norm.grad(0), norm.grad(1), ctx.exchange);
     if constexpr (Conv) {
       kernels::conv2d_backward(head.geometry(n), keep.input, head.value(0), dz, dx, head.grad(0), head.bias_grad_ptr(),
                                *ctx.workspace);

@@ -48,6 +48,8 @@ struct train_stage_scratch {
   std::vector<float> dz;         // the gradient at the conv or dense output
   std::vector<float> dz_planes;  // dz as NCHW, when a direct conv's input gradient runs on the GEMM
   std::vector<float> grad;       // the NHWC epilogue's masked output gradient
+  std::vector<double> local_sums, all_sums;         // synchronized BatchNorm: moments sent and received
+  std::vector<kernels::plane_moments> all_moments;  // every process's plane moments, global image order
 
   /// v with at least `size` elements: grown, never shrunk, so stages of different sizes do not
   /// reallocate and refill it on every step.
@@ -69,6 +71,21 @@ inline fused_forward_buffers begin_fused_forward(const kernels::batch_norm_relu_
   keep.code.resize(e.batch * e.channels * e.out_plane());
   if (e.pool) keep.picked.resize(keep.code.size());
   return {s.at_least(s.moments, e.batch * e.channels), s.at_least(s.mean, e.channels), s.at_least(s.var, e.channels)};
+}
+
+/// The plane moments (n images × C) of the global batch: these, or in synchronized BatchNorm (ctx.exchange set)
+/// every process's, in global image order, so that merge_plane_moments gives the statistics of the whole batch.
+inline const kernels::plane_moments* global_moments(const run_context& ctx, const kernels::plane_moments* local,
+                                                    std::size_t n, std::size_t channels, train_stage_scratch& s) {
+  if (ctx.exchange == nullptr) return local;
+  s.local_sums.resize(2 * n * channels);
+  for (std::size_t i = 0; i < n * channels; ++i)
+    s.local_sums[2 * i] = local[i].sum, s.local_sums[2 * i + 1] = local[i].m2;
+  ctx.exchange->all(s.local_sums, s.all_sums);
+  s.all_moments.resize(s.all_sums.size() / 2);
+  for (std::size_t i = 0; i < s.all_moments.size(); ++i)
+    s.all_moments[i] = {s.all_sums[2 * i], s.all_sums[2 * i + 1]};
+  return s.all_moments.data();
 }
 
 /// The executor of training stage S of plan P, as its record names it; each specialization lives in model/stages/

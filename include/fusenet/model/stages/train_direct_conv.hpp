@@ -32,17 +32,20 @@ struct train_stage<P, S, executor::train_direct_conv> {
     auto& head = boost::hana::at_c<first>(nodes);
     auto& norm = boost::hana::at_c<first + 1>(nodes);
     using norm_layer = typename std::remove_reference_t<decltype(norm)>::layer;
-    norm.begin_batch_statistics(n);
+    const std::size_t total = global_batch(ctx.exchange, n);  // the data-parallel step's, or n
+    norm.begin_batch_statistics(total);
     const auto e = F::epilogue(n);
     const fused_forward_buffers b = begin_fused_forward(e, keep, s);
     float* z = keep.head.data();
     direct::forward(x, head.value(0), head.bias_ptr(), z, n, keep.conv, b.moments);
-    kernels::merge_plane_moments(b.moments, n, e.channels, e.plane(), b.mean, b.var);
+    // synchronized BatchNorm: the statistics exchange sits between the head's pass and the normalising pass
+    kernels::merge_plane_moments(global_moments(ctx, b.moments, n, e.channels, s), total, e.channels, e.plane(),
+                                 b.mean, b.var);
     kernels::batch_norm_relu_pool_nhwc_forward(e, z, b.mean, b.var, norm.value(0), norm.value(1),
                                                static_cast<float>(norm_layer::epsilon), y, keep.code.data(),
                                                keep.picked.data(), norm.batch_mean(), norm.batch_var(),
                                                *ctx.workspace);
-    norm.end_batch_statistics(n);
+    norm.end_batch_statistics(total);
   }
 
   template <class Nodes>
@@ -55,7 +58,7 @@ struct train_stage<P, S, executor::train_direct_conv> {
     const kernels::batch_norm_relu_pool_nhwc_gradient<> gradient(
         e, keep.head.data(), norm.value(0), norm.batch_mean(), norm.batch_var(),
         static_cast<float>(norm_layer::epsilon), dy, keep.code.data(), keep.picked.data(), norm.grad(0),
-        norm.grad(1), s.grad);
+        norm.grad(1), s.grad, ctx.exchange);
     auto dz_of = [&gradient](std::size_t i, float* scratch) {
       gradient.image(i, scratch, direct::grad_pad);
       return static_cast<const float*>(scratch);

@@ -76,13 +76,18 @@ class train_runner<type_list<Layers...>, In> {
       grad_a_.resize(n * most);
       grad_b_.resize(n * most);
       constexpr auto steps = backward_table(stage_indices{});
+      // The hook is this runner's: the runners inside a residual stage run without it.
+      const grads_ready_hook* const hook = ctx.grads_ready;
+      ctx.grads_ready = nullptr;
       const float* cur = dy;
       for (std::size_t s = count; s-- > 0;) {
         if (plan::records[s].exec == executor::pass_through && s > 0) continue;  // the gradient passes unchanged
         float* target = s == 0 ? dx : (cur == grad_a_.data() ? grad_b_.data() : grad_a_.data());
         steps[s](*this, cur, target, n, ctx);
         cur = target;
+        if (hook != nullptr) hook->ready(plan::records[s].st.first, hook->context);
       }
+      ctx.grads_ready = hook;
     }
   }
 
