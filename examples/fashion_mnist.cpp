@@ -9,6 +9,8 @@
 // NaN/Inf loss stops training before that step's update, keeps PATH as the last completed epoch left it, and
 // exits with status 3. SIGINT/SIGTERM finish the step, write a checkpoint (--checkpoint PATH, else --resume's
 // file, else next to --save) and exit with 130/143; --resume continues from it, bit-identically.
+// Under mpirun / srun (a build with MPI), train is data-parallel: --batch is the global batch, split evenly among
+// the processes, BatchNorm uses the global batch's statistics, and only rank 0 prints and writes --save / --log.
 
 #include <cmath>
 #include <csignal>
@@ -26,11 +28,15 @@
 #include <fusenet/train/schedule.hpp>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 #ifdef _OPENMP
 #include <omp.h>
+#endif
+#ifdef FUSENET_MPI
+#include <fusenet/dist/all.hpp>
 #endif
 
 namespace fn = fusenet;
@@ -46,6 +52,29 @@ static_assert(fn::output_shape<Net> == fn::shape<10>{});
 using trainer = fn::model<Net, fn::mode::train>;
 
 namespace {
+
+#ifdef FUSENET_MPI
+const fn::dist::communicator* world = nullptr;  // set when launched by mpirun or srun
+#endif
+/// The processes of this run and this one's rank (1 and 0 without a launcher).
+std::size_t ranks() {
+#ifdef FUSENET_MPI
+  if (world != nullptr) return static_cast<std::size_t>(world->size());
+#endif
+  return 1;
+}
+std::size_t rank() {
+#ifdef FUSENET_MPI
+  if (world != nullptr) return static_cast<std::size_t>(world->rank());
+#endif
+  return 0;
+}
+/// Whether an MPI launcher (mpirun, srun) started this process as one of several.
+bool launched_by_mpi() {
+  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "SLURM_NTASKS"})
+    if (const char* e = std::getenv(v); e != nullptr && (std::string(v) == "PMIX_RANK" || std::atoi(e) > 1)) return true;
+  return false;
+}
 
 struct usage_error : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -219,6 +248,15 @@ int train(const flags& f) {
   // Every path is checked before the data is read and an epoch is spent.
   for (const char* path_flag : {"--save", "--log", "--checkpoint"})
     if (f.has(path_flag)) check_writable(path_flag, f.text(path_flag, ""));
+  const std::size_t processes = ranks();
+  const bool root = rank() == 0;
+  if (processes > 1) {
+    if (f.has("--checkpoint") || f.has("--resume"))
+      throw usage_error("--checkpoint and --resume are not supported in data-parallel runs (mpirun -np N > 1)");
+    if (batch % processes != 0)
+      throw usage_error("--batch " + std::to_string(batch) + " is the global batch and must be divisible by the " +
+                        std::to_string(processes) + " processes");
+  }
   const auto train_set = fn::data::load_fashion_mnist(dir, fn::data::split::train);
   const auto test_set = fn::data::load_fashion_mnist(dir, fn::data::split::test);
 
@@ -228,6 +266,7 @@ int train(const flags& f) {
   auto test_batches = fn::dataset_batches::in_order(test_set, 500);
 
   fn::fit_options o;
+  if (!root) o.report = nullptr, o.progress = fn::progress_mode::off;
   o.epochs = epochs;
   // The facts a resumed run must share with the interrupted one (the data order and the schedule depend on them).
   o.run_facts = {{"seed", std::to_string(seed)},      {"batch", std::to_string(batch)},
@@ -238,13 +277,14 @@ int train(const flags& f) {
   if (schedule == "cosine" && warmup > 0) o.schedule = fn::every_step(fn::linear_warmup<fn::cosine_lr>{{lr, epochs}, warmup});
   else if (schedule == "cosine") o.schedule = fn::every_step(fn::cosine_lr{lr, epochs});
   else if (warmup > 0) o.schedule = fn::every_step(fn::linear_warmup<fn::constant_lr>{{lr}, warmup});
-  o.validate = [&] {
+  if (root) o.validate = [&] {
     fn::model<Net, fn::mode::infer> deployed{m};  // BatchNorm folded, stages fused
     return fn::evaluate(deployed, test_batches);
   };
-  o.log_path = f.text("--log", "");
+  o.log_path = root ? f.text("--log", "") : "";
   o.checkpoint_path = f.text("--checkpoint", "");
-  o.interrupt_path = interrupt_checkpoint_path(f);
+  o.interrupt_path = processes > 1 ? "" : interrupt_checkpoint_path(f);
+  if (processes > 1) o.handle_signals = false;  // mpirun forwards SIGINT/SIGTERM and ends every process
   if (f.has("--resume")) {
     const std::string from = f.text("--resume", "");
     o.resume = fn::load_checkpoint(from, m, opt);
@@ -255,14 +295,27 @@ int train(const flags& f) {
   // A weights file per epoch, written atomically (temporary file, then rename), so PATH always holds the last
   // completed epoch, whatever stops a later one.
   std::size_t saved_epoch = 0;  // the epoch whose weights --save PATH holds (0: none written by this run)
-  if (f.has("--save"))
+  if (f.has("--save") && root)
     o.on_epoch_end.push_back([&](const fn::epoch_metrics& e) {
       fn::save(m, f.text("--save", ""));
       saved_epoch = e.epoch;
       return fn::callback_action::keep_going;
     });
 
-  const fn::fit_result r = fn::fit(m, opt, train_batches, o);
+  fn::fit_result r;
+  if (processes == 1) {
+    r = fn::fit(m, opt, train_batches, o);
+  } else {
+#ifdef FUSENET_MPI
+    // Every rank takes rank 0's initial weights and its shard of each global batch; the optimizer step waits for
+    // the gradient allreduce. Only rank 0 reports; its train loss and accuracy are those of its shard.
+    fn::dist::data_parallel<trainer> dp(*world, m);
+    fn::dist::synced_optimizer<trainer, fn::adam> synced(dp, opt);
+    fn::dist::sharded_batches shards{train_set, {.batch_size = batch, .seed = seed}, rank(), processes, limit};
+    r = fn::fit(m, synced, shards, o);
+#endif
+  }
+  if (!root) return 0;
   switch (r.reason) {
     case fn::stop_reason::non_finite_loss:
       // fit stops before this step's update: the weights stay those of the last finite step, and --save holds
@@ -318,6 +371,31 @@ int eval(const flags& f) {
 }  // namespace
 
 int main(int argc, char** argv) {
+#ifdef FUSENET_MPI
+  // MPI only under a launcher: a plain run stays a single process and never initialises MPI.
+  std::optional<fn::dist::environment> mpi;
+  std::optional<fn::dist::communicator> comm;
+  if (launched_by_mpi()) {
+    mpi.emplace(argc, argv);
+    comm.emplace();
+    if (comm->size() > 1) world = &*comm;
+  }
+  // A process that fails takes the others down with its rank and message, instead of leaving them waiting.
+  const auto fail = [&](int status) {
+    if (world != nullptr) {
+      std::cerr << "fashion_mnist: rank " << world->rank() << " of " << world->size() << " failed; aborting the job\n";
+      world->abort(status);
+    }
+    return status;
+  };
+#else
+  if (launched_by_mpi()) {
+    std::cerr << "fashion_mnist: error: started as one of several MPI processes, but this build has no MPI, so it "
+                 "cannot train data-parallel; install libopenmpi-dev and configure with meson setup -Dmpi=enabled\n";
+    return 1;
+  }
+  const auto fail = [](int status) { return status; };
+#endif
   try {
     if (argc < 2) throw usage_error("missing command");
     const std::string cmd = argv[1];
@@ -344,10 +422,11 @@ int main(int argc, char** argv) {
     std::cout << usage_text;
     return 0;
   } catch (const usage_error& e) {
-    std::cerr << "fashion_mnist: " << e.what() << "\n" << usage_text;
-    return 2;
+    std::cerr << "fashion_mnist: " << e.what() << "\n" << (rank() == 0 ? usage_text : "");
+    return fail(2);
   } catch (const std::exception& e) {
-    std::cerr << "fashion_mnist: error: " << e.what() << "\n";
-    return 1;
+    std::cerr << "fashion_mnist: " << (ranks() > 1 ? "rank " + std::to_string(rank()) + ": " : "") << "error: " << e.what()
+              << "\n";
+    return fail(1);
   }
 }
