@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 packages=(g++ meson ninja-build pkg-config cmake libboost-dev xtensor-dev libxsimd-dev doctest-dev
           zlib1g-dev nlohmann-json3-dev libpng-dev libjpeg62-turbo-dev dataset-fashion-mnist python3 clang
-          libclang-rt-14-dev python3-matplotlib)
+          libclang-rt-14-dev python3-matplotlib openmpi-bin libopenmpi-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
