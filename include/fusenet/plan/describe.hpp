@@ -49,6 +49,7 @@ constexpr const char* executor_name(executor e) {
   switch (e) {
     case executor::direct_conv: return "direct_conv";
     case executor::depthwise_conv: return "depthwise_conv";
+    case executor::pixel_conv: return "pixel_conv";
     case executor::gemm_conv: return "gemm_conv";
     case executor::dense: return "dense";
     case executor::residual: return "residual";

@@ -20,6 +20,8 @@ namespace fusenet {
 enum class executor {
   direct_conv,  ///< inference: conv + bias + ReLU + 2×2 pool in registers on bordered NHWC (kernels/conv_blocked.hpp)
   depthwise_conv,  ///< inference: one filter per channel, channels in the lanes, bias + ReLU fused, bordered NHWC
+  pixel_conv,   ///< inference: few output channels: output pixels in the lanes, bias + ReLU + 2×2 pool in registers,
+                ///< NCHW in (split into column phases), either layout out
   gemm_conv,    ///< inference: im2col + GEMM on NCHW with folded weights, then ReLU / pool in one loop
   dense,        ///< inference: folded weights; GEMV up to stream_batch samples, blocked GEMM above
   residual,     ///< inference: the block's and the shortcut's own plans, then the add and ReLU in one pass
@@ -130,7 +132,8 @@ constexpr executor infer_executor_of(const stage& s, const std::array<layer_fact
   if (s.kind == stage_kind::conv) {
     const conv_facts c = conv_facts_of(l[s.main()], s.pool == stage_pool::none ? 1 : 2);
     if (fusable_depthwise_conv(c, t)) return executor::depthwise_conv;
-    return fusable_direct_conv(c, t) ? executor::direct_conv : executor::gemm_conv;
+    if (fusable_direct_conv(c, t)) return executor::direct_conv;
+    return fusable_pixel_conv(c, t) ? executor::pixel_conv : executor::gemm_conv;
   }
   if (s.kind == stage_kind::dense) return executor::dense;
   if (s.kind == stage_kind::residual) return executor::residual;
@@ -189,6 +192,11 @@ constexpr std::array<stage_record, N> infer_records(const std::array<stage, N>& 
       const std::size_t in_copy = x.in_layout == layout::nchw ? x.in.size() : 0;
       const std::size_t out_copy = x.out_layout == layout::nchw ? x.out.size() : 0;
       x.work_floats = in_copy > out_copy ? in_copy : out_copy;
+    } else if (x.exec == executor::pixel_conv) {
+      const conv_facts c = conv_facts_of(l[x.st.main()], x.st.pool == stage_pool::none ? 1 : 2);
+      x.work_floats = detail::pixel_conv_scratch_floats(c.in_channels, c.out_channels, c.height, c.width, c.kernel,
+                                                        c.stride, c.pad, c.pool, t.vector_width,
+                                                        t.vector_registers);  // the input's column phases
     } else if (x.exec == executor::gemm_conv) {
       x.work_floats = conv_out.size();  // the conv output before the pool, or before the NHWC hand-over
     } else if (x.exec == executor::reference || x.exec == executor::global_pool) {

@@ -6,6 +6,7 @@
 #include <cstddef>
 
 #include "fusenet/detail/direct_conv_tile.hpp"
+#include "fusenet/detail/pixel_conv_tile.hpp"
 #include "fusenet/plan/layer_ops.hpp"
 #include "fusenet/shape.hpp"
 #include "fusenet/target.hpp"
@@ -106,6 +107,20 @@ constexpr bool fusable_depthwise_conv(const conv_facts& c, const target& t) {
 /// A convolution runs on the direct kernel when both its geometry and its register tile suit the target.
 constexpr bool fusable_direct_conv(const conv_facts& c, const target& t) {
   return direct_conv_geometry(c, t) && direct_conv_tile_fits(c, t);
+}
+
+/// The pixel-lane kernel (kernels/pixel_conv.hpp) runs an ungrouped, undilated convolution with fewer output
+/// channels than a vector has lanes (they fill no channel vector: LeNet's 6-channel first conv), output pixels of
+/// a row in the lanes, when its output rows (after the pool) fill at least half a vector and its tile fits.
+/// It reads NCHW (it splits each image into column phases itself) and writes either layout.
+constexpr bool fusable_pixel_conv(const conv_facts& c, const target& t) {
+  if (c.groups != 1 || c.dilation != 1 || c.stride == 0 || t.vector_width == 0 || c.out_channels == 0 ||
+      c.out_channels >= t.vector_width || c.kernel > c.height + 2 * c.pad || c.kernel > c.width + 2 * c.pad)
+    return false;
+  const std::size_t wpo = ((c.width + 2 * c.pad - c.kernel) / c.stride + 1) / c.pool;
+  const std::size_t hpo = ((c.height + 2 * c.pad - c.kernel) / c.stride + 1) / c.pool;
+  return hpo > 0 && 2 * wpo >= t.vector_width &&
+         detail::pixel_default_tile(c.out_channels, wpo, c.pool, t.vector_width, t.vector_registers).channels > 0;
 }
 
 /// Training runs a convolution with batch statistics on the direct kernel (kernels/conv2d_direct.hpp) when the

@@ -51,6 +51,17 @@ def mobilenet_small():
         nn.MaxPool2d(3, stride=2, padding=1), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
 
 
+def narrow_small():
+    # fusenet: input<3,32,32>, conv2d<6,5,padding<2>>, batch_norm, relu, avg_pool<2>,
+    # conv2d<5,3,stride<2>,padding<1>>, relu, conv2d<16,3,padding<1>>, batch_norm, relu, max_pool<2>, flatten,
+    # dense<10>: the first two convs have fewer output channels than a vector has lanes (the pixel-lane kernel)
+    return nn.Sequential(
+        nn.Conv2d(3, 6, 5, padding=2), nn.BatchNorm2d(6), nn.ReLU(), nn.AvgPool2d(2),
+        nn.Conv2d(6, 5, 3, stride=2, padding=1), nn.ReLU(),
+        nn.Conv2d(5, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(16 * 4 * 4, 10))
+
+
 def randomise(net, gen):
     """PyTorch's default init for weights; BatchNorm statistics and affine parameters drawn away from 0 / 1."""
     for m in net.modules():
@@ -63,12 +74,12 @@ def randomise(net, gen):
                 m.num_batches_tracked.fill_(7)
 
 
-def write(name, net, seed):
+def write(name, net, seed, size=16):
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     randomise(net, gen)
     net.eval()
-    x = torch.randn((3, 3, 16, 16), generator=gen, dtype=torch.float32)
+    x = torch.randn((3, 3, size, size), generator=gen, dtype=torch.float32)
     with torch.no_grad():
         y = net.double()(x.double()).float()
     net.float()
@@ -83,3 +94,4 @@ def write(name, net, seed):
 if __name__ == "__main__":
     write("resnet_small", resnet_small(), 61)
     write("mobilenet_small", mobilenet_small(), 62)
+    write("narrow_small", narrow_small(), 63, size=32)

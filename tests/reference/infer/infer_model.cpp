@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // model<Net, mode::infer> loaded from PyTorch's state_dict equals torch.nn.Sequential(...).eval() (fixtures by
 // gen_infer.py): a ResNet-style net (identity and projection residual blocks, stride 2, global pool) and a
-// MobileNet-style net (depthwise and pointwise convs, stride 2, a 3×3 max pool with padding, global pool).
+// MobileNet-style net (depthwise and pointwise convs, stride 2, a 3×3 max pool with padding, global pool), and a
+// net of narrow convolutions (few output channels: the pixel-lane kernel).
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -33,6 +34,13 @@ using mobilenet_small =
                    conv2d<64, 1>, batch_norm, relu, max_pool<3, stride<2>, padding<1>>, global_avg_pool, flatten,
                    dense<10>>;
 
+// Convolutions with fewer output channels than a vector has lanes: a 5×5 one with BatchNorm and an average pool
+// handing NCHW to a stride-2 one, which hands bordered NHWC to a direct conv.
+using narrow_small =
+    fn::sequential<input<3, 32, 32>, conv2d<6, 5, padding<2>>, batch_norm, relu, avg_pool<2>,
+                   conv2d<5, 3, stride<2>, padding<1>>, relu, conv2d<16, 3, padding<1>>, batch_norm, relu,
+                   max_pool<2>, flatten, dense<10>>;
+
 // |fusenet − torch| ≤ 1e-5·|torch| + 1e-5·max|torch|: float32 against the float64 oracle, with folded BN.
 template <class Net>
 void check_against_torch(const std::string& name) {
@@ -61,4 +69,13 @@ TEST_CASE("reference infer: a ResNet-style net from PyTorch's state_dict equals 
 
 TEST_CASE("reference infer: a MobileNet-style net from PyTorch's state_dict equals torch's eval output") {
   check_against_torch<mobilenet_small>("mobilenet_small");
+}
+
+TEST_CASE("reference infer: narrow convolutions (pixel-lane kernel) from PyTorch's state_dict equal torch's output") {
+  using model = fn::model<narrow_small, fn::mode::infer>;
+  static_assert(model::executor_of(0) == fn::executor::pixel_conv);
+  static_assert(model::executor_of(1) == fn::executor::pixel_conv);
+  static_assert(fn::execution_plan<narrow_small, fn::mode::infer>[0].out_layout == fn::layout::nchw);
+  static_assert(fn::execution_plan<narrow_small, fn::mode::infer>[1].out_layout == fn::layout::nhwc);
+  check_against_torch<narrow_small>("narrow_small");
 }

@@ -71,8 +71,9 @@ static_assert(train<reference, avx2>[0].exec == executor::train_direct_conv && t
 using lenet5 = fn::sequential<input<1, 28, 28>, conv2d<6, 5, padding<2>>, relu, max_pool<2>, conv2d<16, 5>, relu,
                               max_pool<2>, flatten, dense<120>, relu, dense<84>, relu, dense<10>>;
 static_assert(fn::stage_count<lenet5, fn::mode::infer> == 5);
-// the first conv (6 channels) on the GEMM hands its output over as the NHWC the second, direct, conv reads
-static_assert(is(infer<lenet5, avx512>[0], executor::gemm_conv, layout::nchw, 0, layout::nhwc, 0));
+// the first conv (6 channels fill no vector) on the pixel-lane kernel writes the NHWC the second, direct, conv reads
+static_assert(is(infer<lenet5, avx512>[0], executor::pixel_conv, layout::nchw, 0, layout::nhwc, 0));
+static_assert(is(infer<lenet5, avx2>[0], executor::pixel_conv, layout::nchw, 0, layout::nhwc, 0));
 static_assert(is(infer<lenet5, avx512>[1], executor::direct_conv, layout::nhwc, 0, layout::nhwc, 0));
 static_assert(is(infer<lenet5, avx2>[1], executor::direct_conv, layout::nhwc, 0, layout::nhwc, 0));
 static_assert(is(infer<lenet5, avx512>[2], executor::dense, layout::nhwc, 0, layout::nchw, 0));
