@@ -16,6 +16,7 @@
 #   compile/seed          the seed network of DESIGN.md with the same uses
 #   compile/seed_models   the seed network with model<Net, mode::train> and model<Net, mode::infer> instantiated
 #   compile/resnet18_models  ResNet-18 (residual blocks) with both model modes instantiated
+#   compile/cifar_resnet20_models  He et al.'s CIFAR ResNet-20 (nine basic blocks) with both model modes
 #   compile/example/<f>   examples/<f>.cpp as users build it (umbrella header, model, kernels), when it compiles
 import argparse
 import json
@@ -112,6 +113,19 @@ static_assert(fusenet::param_count<Net> == 11689512);
     return MODELS + decl + MODEL_USES.format(shape="{2, 3, 224, 224}")
 
 
+def cifar_resnet20_models_source():
+    """The CIFAR ResNet-20 of bench/zoo/nets.hpp, both model modes instantiated (issue 12's compile target)."""
+    decl = """template <std::size_t C> using basic = residual<conv2d<C, 3, padding<1>, bias<false>>, batch_norm, relu,
+    conv2d<C, 3, padding<1>, bias<false>>, batch_norm>;
+template <std::size_t C> using down = residual<conv2d<C, 3, stride<2>, padding<1>, bias<false>>, batch_norm, relu,
+    conv2d<C, 3, padding<1>, bias<false>>, batch_norm, shortcut<conv2d<C, 1, stride<2>, bias<false>>, batch_norm>>;
+using Net = fusenet::sequential<input<3, 32, 32>, conv2d<16, 3, padding<1>, bias<false>>, batch_norm, relu,
+    basic<16>, relu, basic<16>, relu, basic<16>, relu, down<32>, relu, basic<32>, relu, basic<32>, relu,
+    down<64>, relu, basic<64>, relu, basic<64>, relu, global_avg_pool, flatten, dense<10>>;
+"""
+    return MODELS + decl + MODEL_USES.format(shape="{2, 3, 32, 32}")
+
+
 def includes_source():
     return FRONT_END + "std::string describe_net() { return {}; }\n"
 
@@ -140,12 +154,15 @@ def main():
     ap.add_argument("--cxx", default="g++")
     ap.add_argument("--examples", nargs="*", default=["quickstart"], help="examples/<name>.cpp to time")
     ap.add_argument("--keep", help="directory to keep the generated sources in")
+    ap.add_argument("--only", help="regex: time only the TUs whose name matches (e.g. _models)")
     args = ap.parse_args()
 
     workdir = args.keep or tempfile.mkdtemp(prefix="fusenet_ct_")
     os.makedirs(workdir, exist_ok=True)
 
     def run(name, source, extra=(), **fields):
+        if args.only and not re.search(args.only, name):
+            return
         path = os.path.join(workdir, name.replace("/", "_") + ".cpp")
         with open(path, "w") as f:
             f.write(source)
@@ -158,9 +175,10 @@ def main():
     # Whole-library TUs, as the project builds them (-march=native picks the kernels' ISA).
     run("compile/seed_models", seed_models_source(), extra=("-march=native",), layers=13)
     run("compile/resnet18_models", resnet18_models_source(), extra=("-march=native",), layers=28)
+    run("compile/cifar_resnet20_models", cifar_resnet20_models_source(), extra=("-march=native",), layers=24)
     for ex in args.examples:
         path = os.path.join(REPO, "examples", ex + ".cpp")
-        if os.path.exists(path):
+        if os.path.exists(path) and (not args.only or re.search(args.only, "compile/example/" + ex)):
             print(json.dumps({"name": "compile/example/" + ex, "cxx": args.cxx, **measure(args.cxx, path)}),
                   flush=True)
     if not args.keep:
