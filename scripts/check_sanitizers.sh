@@ -9,14 +9,18 @@ start=$(date +%s)
 
 # b_lundef=false: Meson refuses -Wl,--no-undefined together with the sanitizer runtimes.
 # -fno-sanitize-recover=all: UBSan reports become fatal instead of printing and continuing.
-# -O1 and -g1 (after the buildtype's -O2 -g, so they win): compiling dominates this stage, and -O1 compiles the
-# heaviest sanitized translation units a third to a half faster than -O2 (tests/model/infer.cpp 124 against 185
-# CPU s, 1.4 against 1.8 GB; examples/quickstart.cpp 46 against 91 CPU s, both with -g1), while the tests run
-# about 30% longer. -g1: stack traces keep function names and line numbers, but no variable or type information.
+# -O0 and -g1 (after the buildtype's -O2 -g, so they win): compiling dominates this stage, and at -O1 GCC's
+# instrumentation of the fully unrolled, always-inline kernel tiles is very slow: tests/kernels/direct/conv_blocked.cpp
+# takes 266 CPU s and 2.2 GB at -O1, 12.7 s and 0.4 GB at -O0 (depthwise_conv.cpp 10.9 s, tests/model/infer.cpp
+# 33.9 s). Measured on the whole stage (this script on a clean clone, 2 cores): 249 s at -O0 (build 165 s, tests
+# 80 s, the slowest model/infer 39 s) against 789 and 868 s at -O1 in the last two CI runs. ASan and UBSan check
+# every access and operation at -O0 too (more of them: nothing is kept in registers); the one check that does
+# nothing at -O0 is UBSan's object-size, whose overruns of whole heap, stack and global objects ASan reports.
+# -g1: stack traces keep function names and line numbers, but no variable or type information.
 if [[ ! -f build-asan/build.ninja ]]; then
   meson setup build-asan \
     -Db_sanitize=address,undefined -Db_lundef=false \
-    "-Dcpp_args=['-fno-sanitize-recover=all', '-O1', '-g1']" \
+    "-Dcpp_args=['-fno-sanitize-recover=all', '-O0', '-g1']" \
     -Dbuildtype=debugoptimized -Dbench=false
 fi
 ninja -C build-asan build.ninja  # regenerate first, so that meson-info lists the current tests
