@@ -11,6 +11,7 @@
 #include <vector>
 
 #include <fusenet/kernels/depthwise_conv.hpp>
+#include "compare.hpp"
 #include <fusenet/kernels/layout.hpp>
 #include <fusenet/kernels/scalar/activations.hpp>
 #include <fusenet/kernels/scalar/conv2d.hpp>
@@ -22,28 +23,8 @@ namespace fk = fusenet::kernels;
 
 namespace {
 
-std::vector<float> random_vector(std::size_t n, float lo, float hi, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(gen);
-  return v;
-}
-
-// |got − want| ≤ 1e-5·|want| + 1e-5 for every element, and NaN exactly where want is NaN; reports the first
-// mismatch.
-void check_close(const std::vector<float>& got, const std::vector<double>& want) {
-  REQUIRE(got.size() == want.size());
-  std::size_t bad = 0, first = 0;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    const bool ok = std::isnan(want[i]) ? std::isnan(got[i])
-                                        : std::fabs(static_cast<double>(got[i]) - want[i]) <=
-                                              1e-5 * std::fabs(want[i]) + 1e-5;
-    if (!ok && bad++ == 0) first = i;
-  }
-  INFO("first mismatch at " << first << " of " << got.size() << ": got " << got[first] << ", want " << want[first]);
-  CHECK(bad == 0);
-}
+using fusenet::test::check_close;
+using fusenet::test::random_vector;
 
 // The oracle: nn.Conv2d(C, C, K, stride, padding, groups=C) in double (scalar::conv2d_forward), then torch.relu.
 template <std::size_t C, std::size_t H, std::size_t W, std::size_t K, std::size_t Stride, std::size_t Pad, class Act>

@@ -11,6 +11,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "compare.hpp"
 #include <fusenet/kernels/layout.hpp>
 #include <fusenet/kernels/pixel_conv.hpp>
 #include <fusenet/kernels/scalar/activations.hpp>
@@ -23,28 +24,8 @@ namespace fk = fusenet::kernels;
 
 namespace {
 
-std::vector<float> random_vector(std::size_t n, float lo, float hi, unsigned seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<float> dist(lo, hi);
-  std::vector<float> v(n);
-  for (auto& x : v) x = dist(gen);
-  return v;
-}
-
-// |got − want| ≤ 1e-5·|want| + 1e-5 for every element, and NaN exactly where want is NaN; reports the first
-// mismatch.
-void check_close(const std::vector<float>& got, const std::vector<double>& want) {
-  REQUIRE(got.size() == want.size());
-  std::size_t bad = 0, first = 0;
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    const bool ok = std::isnan(want[i]) ? std::isnan(got[i])
-                                        : std::fabs(static_cast<double>(got[i]) - want[i]) <=
-                                              1e-5 * std::fabs(want[i]) + 1e-5;
-    if (!ok && bad++ == 0) first = i;
-  }
-  INFO("first mismatch at " << first << " of " << got.size() << ": got " << got[first] << ", want " << want[first]);
-  CHECK(bad == 0);
-}
+using fusenet::test::check_close;
+using fusenet::test::random_vector;
 
 // The oracle, NCHW in double: nn.Conv2d(Cin, Cout, K, stride, padding) (scalar::conv2d_forward), torch.relu, then
 // nn.MaxPool2d(2) (a NaN in the window wins) or nn.AvgPool2d(2) when Pool is 2.
