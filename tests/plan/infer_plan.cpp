@@ -99,6 +99,19 @@ static_assert(!fn::fusable_direct_conv(with(plain, &fn::conv_facts::kernel, 2), 
 static_assert(!fn::fusable_direct_conv(with(plain, &fn::conv_facts::out_channels, 24), avx512));
 static_assert(fn::fusable_direct_conv(with(plain, &fn::conv_facts::out_channels, 24), avx2));
 static_assert(!fn::fusable_direct_conv(with(plain, &fn::conv_facts::kernel, 17), avx512));  // larger than 14 + 2
+
+// The pointwise kernel's predicate: unpadded, unpooled, ungrouped, undilated 1×1 convs of any stride whose output
+// channels fill whole vectors; one negative per reason.
+constexpr fn::conv_facts one_by_one = with(with(plain, &fn::conv_facts::kernel, 1), &fn::conv_facts::pad, 0);
+static_assert(fn::fusable_pointwise_conv(one_by_one, avx512) && fn::fusable_pointwise_conv(one_by_one, avx2));
+static_assert(fn::fusable_pointwise_conv(with(one_by_one, &fn::conv_facts::stride, 2), avx512));  // projection
+static_assert(!fn::fusable_pointwise_conv(plain, avx512));                                         // 3×3
+static_assert(!fn::fusable_pointwise_conv(with(one_by_one, &fn::conv_facts::pad, 1), avx512));
+static_assert(!fn::fusable_pointwise_conv(with(one_by_one, &fn::conv_facts::pool, 2), avx512));
+static_assert(!fn::fusable_pointwise_conv(with(one_by_one, &fn::conv_facts::groups, 2), avx512));
+static_assert(!fn::fusable_pointwise_conv(with(one_by_one, &fn::conv_facts::dilation, 2), avx512));
+static_assert(!fn::fusable_pointwise_conv(with(one_by_one, &fn::conv_facts::out_channels, 24), avx512));
+static_assert(fn::fusable_pointwise_conv(with(one_by_one, &fn::conv_facts::out_channels, 24), avx2));
 // the register tile: 1 input channel keeps a kernel row of weights in registers (K·vectors more). A 7×7 kernel
 // with 2 vectors needs 14 + 2 + 1 registers before any pixel, more than AVX2's 16: the tile drops to 1 vector
 // (7 + 1 + 1 and 7 pixels). A 13×13 kernel leaves no pixel even then.

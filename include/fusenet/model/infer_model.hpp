@@ -20,6 +20,7 @@
 #include "fusenet/model/stages/dense.hpp"
 #include "fusenet/model/stages/depthwise_conv.hpp"
 #include "fusenet/model/stages/direct_conv.hpp"
+#include "fusenet/model/stages/pointwise_conv.hpp"
 #include "fusenet/model/stages/gemm_conv.hpp"
 #include "fusenet/model/stages/pixel_conv.hpp"
 #include "fusenet/model/stages/global_pool.hpp"

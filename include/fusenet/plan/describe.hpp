@@ -48,6 +48,7 @@ std::array<std::string, sizeof...(Layers)> stage_texts(type_list<Layers...>,
 constexpr const char* executor_name(executor e) {
   switch (e) {
     case executor::direct_conv: return "direct_conv";
+    case executor::pointwise_conv: return "pointwise_conv";
     case executor::depthwise_conv: return "depthwise_conv";
     case executor::pixel_conv: return "pixel_conv";
     case executor::gemm_conv: return "gemm_conv";

@@ -20,6 +20,7 @@ namespace fusenet {
 enum class executor {
   direct_conv,  ///< inference: conv + bias + ReLU + 2×2 pool in registers on bordered NHWC (kernels/conv_blocked.hpp)
   depthwise_conv,  ///< inference: one filter per channel, channels in the lanes, bias + ReLU fused, bordered NHWC
+  pointwise_conv,  ///< inference: 1×1 conv as a pixel GEMM over the batch's pixels, bias + ReLU fused, bordered NHWC
   pixel_conv,   ///< inference: few output channels: output pixels in the lanes, bias + ReLU + 2×2 pool in registers,
                 ///< NCHW in (split into column phases), either layout out
   gemm_conv,    ///< inference: im2col + GEMM on NCHW with folded weights, then ReLU / pool in one loop
@@ -92,7 +93,9 @@ using network_from_t = typename detail::network_from<In, List>::type;
 namespace detail {
 
 /// Whether an executor computes on bordered NHWC (its producer writes the border its padding needs).
-constexpr bool reads_nhwc(executor e) { return e == executor::direct_conv || e == executor::depthwise_conv; }
+constexpr bool reads_nhwc(executor e) {
+  return e == executor::direct_conv || e == executor::depthwise_conv || e == executor::pointwise_conv;
+}
 /// Whether an executor writes NHWC without converting (a residual: its block's last conv does).
 constexpr bool writes_nhwc(executor e) { return reads_nhwc(e) || e == executor::pool || e == executor::residual; }
 /// What an executor writes without converting: the NHWC kernels NHWC, the others NCHW.
@@ -114,10 +117,12 @@ constexpr edge residual_input() {
   if constexpr (Layer::shortcut_list::size == 0) {
     return block::first;  // the identity shortcut is added in whatever layout the block reads
   } else {
-    // a projection on the direct kernel reads the block's bordered NHWC too: its taps start inside a border
-    // at least as wide as its padding (a 1×1 projection has none)
+    // a projection on the direct or pointwise kernel reads the block's bordered NHWC too: its taps start inside a
+    // border at least as wide as its padding (a 1×1 projection has none)
     using projection = infer_wants<network_from_t<In, typename Layer::shortcut_list>, Target>;
-    if constexpr (block::first.lo == layout::nhwc && projection::first_exec == executor::direct_conv &&
+    if constexpr (block::first.lo == layout::nhwc &&
+                  (projection::first_exec == executor::direct_conv ||
+                   projection::first_exec == executor::pointwise_conv) &&
                   projection::first.border <= block::first.border)
       return block::first;
     else
@@ -125,13 +130,15 @@ constexpr edge residual_input() {
   }
 }
 
-// The executor of an inference stage: a conv stage the direct kernel takes, else the GEMM conv; dense stages on
+// The executor of an inference stage: a conv stage on the first of the depthwise, pointwise, direct and pixel-lane
+// kernels that takes it, else the GEMM conv; dense stages on
 // the dense executor; residual stages on their own plans; everything else on the trainer's layer code.
 template <std::size_t N>
 constexpr executor infer_executor_of(const stage& s, const std::array<layer_facts, N>& l, const target& t) {
   if (s.kind == stage_kind::conv) {
     const conv_facts c = conv_facts_of(l[s.main()], s.pool == stage_pool::none ? 1 : 2);
     if (fusable_depthwise_conv(c, t)) return executor::depthwise_conv;
+    if (fusable_pointwise_conv(c, t)) return executor::pointwise_conv;
     if (fusable_direct_conv(c, t)) return executor::direct_conv;
     return fusable_pixel_conv(c, t) ? executor::pixel_conv : executor::gemm_conv;
   }

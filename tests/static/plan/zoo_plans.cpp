@@ -123,11 +123,12 @@ static_assert(block1::count == 2);
 static_assert(is(block1::records[0], executor::direct_conv, layout::nhwc, 1, layout::nhwc, 1));
 static_assert(is(block1::records[1], executor::direct_conv, layout::nhwc, 1, layout::nhwc, 1));
 static_assert(std::is_void_v<fn::detail::residual_plans<fn::detail::network_plan<resnet, avx512>, 1>::shortcut>);
-// the stride-2 block: its convs and the 1×1 stride-2 projection all on the direct kernel, on the block's edges
+// the stride-2 block: its 3×3 convs on the direct kernel, the 1×1 stride-2 projection on the pointwise kernel, all
+// on the block's edges
 using down_plans = fn::detail::residual_plans<fn::detail::network_plan<resnet, avx512>, 3>;
 static_assert(is(down_plans::block::records[0], executor::direct_conv, layout::nhwc, 1, layout::nhwc, 1));
 static_assert(is(down_plans::block::records[1], executor::direct_conv, layout::nhwc, 1, layout::nhwc, 0));
-static_assert(is(down_plans::shortcut::records[0], executor::direct_conv, layout::nhwc, 1, layout::nhwc, 0));
+static_assert(is(down_plans::shortcut::records[0], executor::pointwise_conv, layout::nhwc, 1, layout::nhwc, 0));
 // training: the residual blocks are layers of their own, with training plans inside; the ReLU after each runs in
 // place; the 3×3 convs of an identity block on the direct kernel, the stride-2 block's on the GEMM
 static_assert(trains(train<resnet, avx512>[0], executor::train_direct_conv, true, 16 * 32 * 32));
@@ -150,10 +151,13 @@ using mobilenet =
 static_assert(fn::stage_count<mobilenet, fn::mode::infer> == 7);
 static_assert(is(infer<mobilenet, avx512>[0], executor::direct_conv, layout::nchw, 0, layout::nhwc, 1));
 static_assert(is(infer<mobilenet, avx512>[1], executor::depthwise_conv, layout::nhwc, 1, layout::nhwc, 0));
-static_assert(is(infer<mobilenet, avx512>[2], executor::direct_conv, layout::nhwc, 0, layout::nhwc, 1));  // 1×1
+static_assert(is(infer<mobilenet, avx512>[2], executor::pointwise_conv, layout::nhwc, 0, layout::nhwc, 1));  // 1×1
+static_assert(is(infer<mobilenet, avx512>[4], executor::pointwise_conv, layout::nhwc, 0, layout::nhwc, 0));
 static_assert(is(infer<mobilenet, avx512>[3], executor::depthwise_conv, layout::nhwc, 1, layout::nhwc, 0));  // s2
 static_assert(is(infer<mobilenet, avx512>[5], executor::global_pool, layout::nhwc, 0, layout::nchw, 0));
 static_assert(infer<mobilenet, avx2>[1].exec == executor::depthwise_conv);
+static_assert(infer<mobilenet, avx2>[2].exec == executor::pointwise_conv);
+static_assert(infer<mobilenet, fn::targets::sse>[2].exec == executor::pointwise_conv);
 // 8 channels fill no AVX-512 vector: that depthwise conv falls back to the GEMM (and reads NCHW)
 using narrow = fn::sequential<input<8, 16, 16>, conv2d<8, 3, padding<1>, groups<8>>, relu, flatten, dense<4>>;
 static_assert(infer<narrow, avx512>[0].exec == executor::gemm_conv);
