@@ -17,7 +17,8 @@ struct relu : detail::shape_preserving {
   static std::string name() { return "relu"; }
 };
 
-/// x for x ≥ 0, slope·x otherwise, as torch.nn.LeakyReLU; option slope<S> (default 0.01).
+/// x for x ≥ 0, slope·x otherwise, as torch.nn.LeakyReLU; option slope<Num, Den> (default 0.01:
+/// slope<1, 100>; GCC also takes slope<0.01>).
 template <class... Options>
 struct leaky_relu_with : detail::shape_preserving {
   static_assert(detail::options_valid<fusenet::detail::type_list<Options...>, option_kind::slope>,
@@ -51,7 +52,8 @@ struct identity : detail::shape_preserving {
 };
 
 /// Zeroes each element with probability rate<R> in training and scales the rest by 1/(1-R), as
-/// torch.nn.Dropout; the identity in inference. Option rate<R> (default 0.5).
+/// torch.nn.Dropout; the identity in inference. Option rate<Num, Den> (default 0.5: rate<1, 2>; GCC also takes
+/// rate<0.5>).
 template <class... Options>
 struct dropout_with : detail::shape_preserving {
   static_assert(detail::options_valid<fusenet::detail::type_list<Options...>, option_kind::rate>,

@@ -13,7 +13,8 @@
 namespace fusenet::layers {
 
 /// Batch normalisation over channels: BatchNorm2d after a C×H×W output, BatchNorm1d after features.
-/// Options: eps<E> (default 1e-5), momentum<M> (default 0.1). Semantics are PyTorch's (see model/).
+/// Options: eps<Num, Den> (default 1e-5: eps<1, 100000>), momentum<Num, Den> (default 0.1: momentum<1, 10>); GCC
+/// also takes eps<1e-5> (layers/options.hpp). Semantics are PyTorch's (see model/).
 /// Example: examples/fashion_mnist.cpp
 template <class... Options>
 struct batch_norm_with : detail::shape_preserving {

@@ -2,6 +2,7 @@
 // Named layer options (padding<1>, stride<2>, ...); each checks its own value where it is written.
 #pragma once
 
+#include <charconv>
 #include <cstddef>
 #include <string>
 #include <type_traits>
@@ -64,39 +65,106 @@ struct bias {
   static std::string text() { return B ? "bias<true>" : "bias<false>"; }
 };
 
-/// BatchNorm's epsilon added to the variance (PyTorch default 1e-5).
-template <double E>
+namespace detail {
+/// N / D is a number an option can hold: two integers with D > 0 (any compiler), or one floating-point N with
+/// D = 1 (GCC; clang 14 has no floating-point template arguments).
+template <auto N, auto D>
+constexpr bool number_pair() {
+  using n_t = decltype(N);
+  using d_t = decltype(D);
+  if constexpr (std::is_same_v<n_t, bool> || std::is_same_v<d_t, bool> || !std::is_integral_v<d_t>) {
+    return false;
+  } else if constexpr (std::is_floating_point_v<n_t>) {
+    return D == 1;
+  } else if constexpr (std::is_integral_v<n_t>) {
+    return D > 0;
+  } else {
+    return false;
+  }
+}
+
+template <auto N, auto D>
+constexpr double ratio_value() {
+  if constexpr (number_pair<N, D>())
+    return static_cast<double>(N) / static_cast<double>(D);
+  else
+    return 0.0;
+}
+
+/// The shortest text that reads back as v ("0.2", "1e-5"), not std::to_string's "0.200000".
+inline std::string shortest_text(double v) {
+  char buf[32];
+  const auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+  std::string s(buf, end);
+  // to_chars writes "1e-05"; drop the exponent's leading zeros, as the value is usually written.
+  if (const auto e = s.find('e'); e != std::string::npos) {
+    auto digits = e + 1 + (s[e + 1] == '-' || s[e + 1] == '+');
+    while (digits + 1 < s.size() && s[digits] == '0') s.erase(digits, 1);
+  }
+  return s;
+}
+
+/// The option's arguments as written: "1, 100000", "3", or (a double) "0.2".
+template <auto N, auto D>
+std::string ratio_text() {
+  if constexpr (std::is_floating_point_v<decltype(N)>)
+    return shortest_text(static_cast<double>(N));
+  else if constexpr (D == 1)
+    return std::to_string(N);
+  else
+    return std::to_string(N) + ", " + std::to_string(D);
+}
+}  // namespace detail
+
+// The four real-valued options take either a ratio of integers, Num / Den (eps<1, 100000> is 1e-5), which
+// every C++20 compiler accepts, or on GCC one double (eps<1e-5>). Clang 14 does not implement floating-point
+// template arguments ("non-type template argument of type 'double' is not yet supported"); portable code
+// writes the ratio form. Both print as written (summary, describe, error notes).
+
+/// BatchNorm's epsilon added to the variance, Num / Den (PyTorch default 1e-5: eps<1, 100000>).
+template <auto Num, auto Den = 1>
 struct eps {
-  static_assert(E > 0.0, "fusenet: eps<E>: E must be positive");
+  static_assert(detail::number_pair<Num, Den>(),
+                "fusenet: eps<Num, Den>: write integers with Den > 0 (eps<1, 100000>), or with GCC eps<1e-5>");
   using kind = option_kind::eps;
-  static constexpr double value = E;
-  static std::string text() { return "eps<" + std::to_string(E) + ">"; }
+  static constexpr double value = detail::ratio_value<Num, Den>();
+  static_assert(!detail::number_pair<Num, Den>() || value > 0.0, "fusenet: eps<E>: E must be positive");
+  static std::string text() { return "eps<" + detail::ratio_text<Num, Den>() + ">"; }
 };
 
-/// BatchNorm's running-statistics momentum (PyTorch default 0.1).
-template <double M>
+/// BatchNorm's running-statistics momentum, Num / Den (PyTorch default 0.1: momentum<1, 10>).
+template <auto Num, auto Den = 1>
 struct momentum {
-  static_assert(M >= 0.0 && M <= 1.0, "fusenet: momentum<M>: M must be in [0, 1]");
+  static_assert(detail::number_pair<Num, Den>(),
+                "fusenet: momentum<Num, Den>: write integers with Den > 0 (momentum<1, 10>), or with GCC "
+                "momentum<0.1>");
   using kind = option_kind::momentum;
-  static constexpr double value = M;
-  static std::string text() { return "momentum<" + std::to_string(M) + ">"; }
+  static constexpr double value = detail::ratio_value<Num, Den>();
+  static_assert(!detail::number_pair<Num, Den>() || (value >= 0.0 && value <= 1.0),
+                "fusenet: momentum<M>: M must be in [0, 1]");
+  static std::string text() { return "momentum<" + detail::ratio_text<Num, Den>() + ">"; }
 };
 
-/// Negative slope of leaky_relu (PyTorch default 0.01).
-template <double S>
+/// Negative slope of leaky_relu, Num / Den (PyTorch default 0.01: slope<1, 100>).
+template <auto Num, auto Den = 1>
 struct slope {
+  static_assert(detail::number_pair<Num, Den>(),
+                "fusenet: slope<Num, Den>: write integers with Den > 0 (slope<1, 100>), or with GCC slope<0.01>");
   using kind = option_kind::slope;
-  static constexpr double value = S;
-  static std::string text() { return "slope<" + std::to_string(S) + ">"; }
+  static constexpr double value = detail::ratio_value<Num, Den>();
+  static std::string text() { return "slope<" + detail::ratio_text<Num, Den>() + ">"; }
 };
 
-/// Probability that dropout zeroes an element (PyTorch default 0.5).
-template <double R>
+/// Probability that dropout zeroes an element, Num / Den (PyTorch default 0.5: rate<1, 2>).
+template <auto Num, auto Den = 1>
 struct rate {
-  static_assert(R >= 0.0 && R < 1.0, "fusenet: rate<R>: R must be in [0, 1)");
+  static_assert(detail::number_pair<Num, Den>(),
+                "fusenet: rate<Num, Den>: write integers with Den > 0 (rate<1, 5>), or with GCC rate<0.2>");
   using kind = option_kind::rate;
-  static constexpr double value = R;
-  static std::string text() { return "rate<" + std::to_string(R) + ">"; }
+  static constexpr double value = detail::ratio_value<Num, Den>();
+  static_assert(!detail::number_pair<Num, Den>() || (value >= 0.0 && value < 1.0),
+                "fusenet: rate<R>: R must be in [0, 1)");
+  static std::string text() { return "rate<" + detail::ratio_text<Num, Den>() + ">"; }
 };
 
 namespace detail {
