@@ -100,11 +100,11 @@ static_assert(!fn::fusable_direct_conv(with(plain, &fn::conv_facts::out_channels
 static_assert(fn::fusable_direct_conv(with(plain, &fn::conv_facts::out_channels, 24), avx2));
 static_assert(!fn::fusable_direct_conv(with(plain, &fn::conv_facts::kernel, 17), avx512));  // larger than 14 + 2
 
-// The pointwise kernel's predicate: unpadded, unpooled, ungrouped, undilated 1×1 convs of any stride whose output
+// The pointwise kernel's predicate: unpadded, unpooled, ungrouped, undilated 1×1 convs at stride 1 whose output
 // channels fill whole vectors; one negative per reason.
 constexpr fn::conv_facts one_by_one = with(with(plain, &fn::conv_facts::kernel, 1), &fn::conv_facts::pad, 0);
 static_assert(fn::fusable_pointwise_conv(one_by_one, avx512) && fn::fusable_pointwise_conv(one_by_one, avx2));
-static_assert(fn::fusable_pointwise_conv(with(one_by_one, &fn::conv_facts::stride, 2), avx512));  // projection
+static_assert(!fn::fusable_pointwise_conv(with(one_by_one, &fn::conv_facts::stride, 2), avx512));  // projection
 static_assert(!fn::fusable_pointwise_conv(plain, avx512));                                         // 3×3
 static_assert(!fn::fusable_pointwise_conv(with(one_by_one, &fn::conv_facts::pad, 1), avx512));
 static_assert(!fn::fusable_pointwise_conv(with(one_by_one, &fn::conv_facts::pool, 2), avx512));

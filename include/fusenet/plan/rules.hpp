@@ -104,12 +104,14 @@ constexpr bool fusable_depthwise_conv(const conv_facts& c, const target& t) {
          detail::depthwise_tile_registers(1, 1, c.kernel) <= t.vector_registers;
 }
 
-/// The pointwise kernel (kernels/pointwise_conv.hpp) runs an ungrouped, undilated, unpadded 1×1 convolution of any
-/// stride with no pool fused after it as a GEMM over all the batch's pixels, when its output channels fill whole
-/// SIMD vectors of the target (they sit in the lanes) and a tile fits the register file. The direct kernel would
-/// tile only the pixels of one output row: 4 of them on a 4×4 map.
+/// The pointwise kernel (kernels/pointwise_conv.hpp) runs an ungrouped, undilated, unpadded 1×1 convolution at
+/// stride 1 with no pool fused after it as a GEMM over all the batch's pixels, when its output channels fill whole
+/// SIMD vectors of the target (they sit in the lanes) and a tile fits the register file. The direct kernel tiles
+/// only the pixels of one output row (4 of them on a 4×4 map); the pixel GEMM measured 0–20 % faster on
+/// MobileNet's 1×1 convs, at batch 1 and 64. A strided 1×1 (a ResNet projection) reads a bordered input pixel by
+/// pixel, where the pointwise kernel measured 0–10 % slower than the direct one, so it stays direct.
 constexpr bool fusable_pointwise_conv(const conv_facts& c, const target& t) {
-  return c.groups == 1 && c.kernel == 1 && c.pad == 0 && c.dilation == 1 && c.pool == 1 && c.stride >= 1 &&
+  return c.groups == 1 && c.kernel == 1 && c.pad == 0 && c.dilation == 1 && c.pool == 1 && c.stride == 1 &&
          detail::pointwise_default_tile(c.out_channels, t.vector_width, t.vector_registers).pixels > 0;
 }
 

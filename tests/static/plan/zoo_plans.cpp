@@ -123,12 +123,11 @@ static_assert(block1::count == 2);
 static_assert(is(block1::records[0], executor::direct_conv, layout::nhwc, 1, layout::nhwc, 1));
 static_assert(is(block1::records[1], executor::direct_conv, layout::nhwc, 1, layout::nhwc, 1));
 static_assert(std::is_void_v<fn::detail::residual_plans<fn::detail::network_plan<resnet, avx512>, 1>::shortcut>);
-// the stride-2 block: its 3×3 convs on the direct kernel, the 1×1 stride-2 projection on the pointwise kernel, all
-// on the block's edges
+// the stride-2 block: its convs and the 1×1 stride-2 projection all on the direct kernel, on the block's edges
 using down_plans = fn::detail::residual_plans<fn::detail::network_plan<resnet, avx512>, 3>;
 static_assert(is(down_plans::block::records[0], executor::direct_conv, layout::nhwc, 1, layout::nhwc, 1));
 static_assert(is(down_plans::block::records[1], executor::direct_conv, layout::nhwc, 1, layout::nhwc, 0));
-static_assert(is(down_plans::shortcut::records[0], executor::pointwise_conv, layout::nhwc, 1, layout::nhwc, 0));
+static_assert(is(down_plans::shortcut::records[0], executor::direct_conv, layout::nhwc, 1, layout::nhwc, 0));
 // training: the residual blocks are layers of their own, with training plans inside; the ReLU after each runs in
 // place; the 3×3 convs of an identity block on the direct kernel, the stride-2 block's on the GEMM
 static_assert(trains(train<resnet, avx512>[0], executor::train_direct_conv, true, 16 * 32 * 32));
