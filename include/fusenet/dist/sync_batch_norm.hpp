@@ -14,6 +14,7 @@
 
 #include "fusenet/detail/batch_exchange.hpp"
 #include "fusenet/kernels/batch_norm.hpp"
+#include "fusenet/kernels/batch_sum.hpp"
 
 namespace fusenet::dist::detail {
 
@@ -113,7 +114,8 @@ void sync_batch_norm_train_forward(const kernels::batch_norm_geometry &g,
 
 /// As kernels::batch_norm_backward over the global batch: Σdy and Σdy·(x −
 /// mean) of every process's images give dx; dγ and dβ are accumulated from this
-/// process's images only (the gradient allreduce adds the processes).
+/// process's images only, in the batch tree (the gradient allreduce adds the
+/// processes).
 template <class Arch = xsimd::default_arch>
 void sync_batch_norm_backward(const kernels::batch_norm_geometry &g,
                               const float *x, const float *gamma,
@@ -125,7 +127,7 @@ void sync_batch_norm_backward(const kernels::batch_norm_geometry &g,
                     images = ex.ranks * g.batch;
   const double count = static_cast<double>(images * g.spatial);
   std::vector<double> part(2 * g.batch * channels), all, sd(channels),
-      sx(channels), local_d(channels), local_x(channels);
+      sx(channels);
   for (std::size_t n = 0; n < g.batch; ++n)
     for (std::size_t c = 0; c < channels; ++c) {
       const std::size_t off = n * cs + c * g.spatial;
@@ -140,19 +142,19 @@ void sync_batch_norm_backward(const kernels::batch_norm_geometry &g,
       }
       part[2 * (n * channels + c)] = a, part[2 * (n * channels + c) + 1] = b;
     }
-  std::vector<double> mine(part);
-  add_in_image_order(mine, g.batch, channels, 2, 0, local_d.data());
-  add_in_image_order(mine, g.batch, channels, 2, 1, local_x.data());
+  // dγ, dβ from this process's images, in the batch tree (the gradient
+  // allreduce adds the processes)
+  for (std::size_t c = 0; c < channels; ++c)
+    kernels::detail::parameter_gradients(
+        part.data() + 2 * c, part.data() + 2 * c + 1, 2 * channels, g.batch,
+        batch_var[c], eps, dgamma ? dgamma + c : nullptr,
+        dbeta ? dbeta + c : nullptr);
   ex.all(part, all);
   add_in_image_order(all, images, channels, 2, 0, sd.data());
   add_in_image_order(all, images, channels, 2, 1, sx.data());
   for (std::size_t c = 0; c < channels; ++c) {
     const double inv_std = 1.0 / std::sqrt(static_cast<double>(batch_var[c]) +
                                            static_cast<double>(eps));
-    if (dbeta)
-      dbeta[c] += static_cast<float>(local_d[c]);
-    if (dgamma)
-      dgamma[c] += static_cast<float>(local_x[c] * inv_std);
     const double sum_dy_xhat = sx[c] * inv_std;
     const double gi = (gamma ? static_cast<double>(gamma[c]) : 1.0) * inv_std;
     const auto a = static_cast<float>(gi);

@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <vector>
 #include <fusenet/kernels/batch_stats.hpp>
+#include <fusenet/kernels/batch_sum.hpp>
 #include <fusenet/kernels/scalar/batch_norm.hpp>
 #include <xsimd/xsimd.hpp>
 
@@ -185,7 +187,7 @@ void batch_norm_eval_forward(const batch_norm_geometry& g, const float* x, const
 }
 
 /// Training-mode backward, as scalar::batch_norm_backward: with xhat = (x - mean) * inv_std and
-/// n = batch*spatial, dbeta += Σ dy, dgamma += Σ dy*xhat, and
+/// n = batch*spatial, dbeta += Σ dy, dgamma += Σ dy*xhat (over the images in the batch tree, batch_sum.hpp), and
 /// dx = gamma*inv_std * dy - gamma*inv_std/n * (Σ dy + xhat * Σ dy*xhat), evaluated per element as
 /// a*dy + b*(x - mean) + c with a, b, c per channel in double. Sums as in the forward; channels
 /// spread over OpenMP threads; results never depend on the thread count.
@@ -202,29 +204,38 @@ void batch_norm_backward(const batch_norm_geometry& g, const float* x, const flo
     const double inv_std =
         1.0 / std::sqrt(static_cast<double>(batch_var[c]) + static_cast<double>(eps));
     const double sum_dy_xhat = sum_dy_xc * inv_std;
-    if (dbeta) dbeta[c] += static_cast<float>(sum_dy);
-    if (dgamma) dgamma[c] += static_cast<float>(sum_dy_xhat);
     const double gi = (gamma ? static_cast<double>(gamma[c]) : 1.0) * inv_std;
     a = static_cast<float>(gi);
     b = static_cast<float>(-gi / count * sum_dy_xhat * inv_std);
     k = static_cast<float>(-gi / count * sum_dy);
   };
   if (g.spatial == 1) {
+    std::vector<double> terms;
     for (std::size_t c0 = 0; c0 < g.channels; c0 += detail::batch_norm_channel_block) {
       const std::size_t cn = std::min(detail::batch_norm_channel_block, g.channels - c0);
-      double sd[detail::batch_norm_channel_block] = {}, sx[detail::batch_norm_channel_block] = {};
+      // Each value's two terms stored, then added in image order: the products rounded as the synchronized
+      // BatchNorm's (dist/sync_batch_norm.hpp) are, never contracted into the sum.
+      terms.resize(2 * g.batch * cn);
       for (std::size_t n = 0; n < g.batch; ++n) {
         const float* xr = x + n * cs + c0;
         const float* dr = dy + n * cs + c0;
         for (std::size_t c = 0; c < cn; ++c) {
-          sd[c] += static_cast<double>(dr[c]);
-          sx[c] += static_cast<double>(dr[c]) *
+          terms[2 * (n * cn + c)] = static_cast<double>(dr[c]);
+          terms[2 * (n * cn + c) + 1] = static_cast<double>(dr[c]) *
                    (static_cast<double>(xr[c]) - static_cast<double>(batch_mean[c0 + c]));
         }
       }
+      double sd[detail::batch_norm_channel_block] = {}, sx[detail::batch_norm_channel_block] = {};
+      for (std::size_t n = 0; n < g.batch; ++n)
+        for (std::size_t c = 0; c < cn; ++c) sd[c] += terms[2 * (n * cn + c)], sx[c] += terms[2 * (n * cn + c) + 1];
       float a[detail::batch_norm_channel_block], b[detail::batch_norm_channel_block],
           k[detail::batch_norm_channel_block];
-      for (std::size_t c = 0; c < cn; ++c) coefficients(c0 + c, sd[c], sx[c], a[c], b[c], k[c]);
+      for (std::size_t c = 0; c < cn; ++c) {
+        coefficients(c0 + c, sd[c], sx[c], a[c], b[c], k[c]);
+        detail::parameter_gradients(terms.data() + 2 * c, terms.data() + 2 * c + 1, 2 * cn, g.batch,
+                                    batch_var[c0 + c], eps, dgamma ? dgamma + c0 + c : nullptr,
+                                    dbeta ? dbeta + c0 + c : nullptr);
+      }
       if (!dx) continue;
       for (std::size_t n = 0; n < g.batch; ++n) {
         const float* xr = x + n * cs + c0;
@@ -245,13 +256,18 @@ void batch_norm_backward(const batch_norm_geometry& g, const float* x, const flo
   for (std::ptrdiff_t ci = 0; ci < channels; ++ci) {
     const auto c = static_cast<std::size_t>(ci);
     const float m = batch_mean[c];
+    // each image's sums, then added in image order (as the synchronized BatchNorm adds every process's)
+    std::vector<double> terms(2 * g.batch);
     double sum_dy = 0.0, sum_dy_xc = 0.0;
     for (std::size_t n = 0; n < g.batch; ++n) {
       const std::size_t off = n * cs + c * g.spatial;
-      detail::plane_grad_sums<Arch>(x + off, dy + off, g.spatial, m, sum_dy, sum_dy_xc);
+      detail::plane_grad_sums<Arch>(x + off, dy + off, g.spatial, m, terms[2 * n], terms[2 * n + 1]);
+      sum_dy += terms[2 * n], sum_dy_xc += terms[2 * n + 1];
     }
     float a = 0.0f, b = 0.0f, k = 0.0f;
     coefficients(c, sum_dy, sum_dy_xc, a, b, k);
+    detail::parameter_gradients(terms.data(), terms.data() + 1, 2, g.batch, batch_var[c], eps,
+                                dgamma ? dgamma + c : nullptr, dbeta ? dbeta + c : nullptr);
     if (!dx) continue;
     for (std::size_t n = 0; n < g.batch; ++n) {
       const std::size_t off = n * cs + c * g.spatial;

@@ -15,6 +15,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "fusenet/detail/batch_exchange.hpp"
+#include "fusenet/kernels/batch_sum.hpp"
 #include "fusenet/kernels/fma.hpp"
 
 #ifdef _OPENMP
@@ -313,45 +314,38 @@ void batch_norm_relu_pool_backward(const batch_norm_relu_pool_geometry& g, const
                                    float* dbeta, const fusenet::detail::batch_exchange* exchange = nullptr) {
   const std::size_t plane = g.plane(), out_plane = g.out_plane(), cs = g.channels * plane,
                     out_cs = g.channels * out_plane;
-  // Synchronized BatchNorm: each image's sums (image n, channel c: sums[2(n·C + c)], then Σg·(z − m)) from every
-  // process, added in global image order as below; dγ, dβ from this process's images only.
-  std::vector<double> sums, all;
+  // Each image's sums (image n, channel c: sums[2(n·C + c)], then Σg·(z − m)); dγ, dβ from this process's images
+  // in the batch tree; in synchronized BatchNorm, every process's sums, added in global image order as below.
+  std::vector<double> sums(2 * g.batch * g.channels), all;
+  const std::size_t stride = 2 * g.channels;
+  auto image_sums = [&](std::size_t c) {
+    const float m = batch_mean[c];
+    for (std::size_t n = 0; n < g.batch; ++n) {
+      const std::size_t out_at = n * out_cs + c * out_plane;
+      const float* src = g.pool ? picked + out_at : z + n * cs + c * plane;
+      double* at = sums.data() + 2 * (n * g.channels + c);
+      at[0] = 0.0, at[1] = 0.0;
+      detail::gradient_sums<Arch>(out_plane, dy + out_at, code + out_at, src, m, at[0], at[1]);
+    }
+    detail::parameter_gradients(sums.data() + 2 * c, sums.data() + 2 * c + 1, stride, g.batch, batch_var[c], eps,
+                                dgamma ? dgamma + c : nullptr, dbeta ? dbeta + c : nullptr);
+  };
   if (exchange != nullptr) {
-    sums.assign(2 * g.batch * g.channels, 0.0);
-    detail::for_each_item(g.channels, g.batch * cs, [&](std::size_t c, std::size_t) {
-      const float m = batch_mean[c];
-      double sum_g = 0.0, sum_gx = 0.0;
-      for (std::size_t n = 0; n < g.batch; ++n) {
-        const std::size_t out_at = n * out_cs + c * out_plane;
-        const float* src = g.pool ? picked + out_at : z + n * cs + c * plane;
-        double* at = sums.data() + 2 * (n * g.channels + c);
-        detail::gradient_sums<Arch>(out_plane, dy + out_at, code + out_at, src, m, at[0], at[1]);
-        sum_g += at[0], sum_gx += at[1];
-      }
-      detail::backward_coefficients(sum_g, sum_gx, 1.0, batch_var[c], eps, 1.0f, dgamma ? dgamma + c : nullptr,
-                                    dbeta ? dbeta + c : nullptr);
-    });
+    detail::for_each_item(g.channels, g.batch * cs, [&](std::size_t c, std::size_t) { image_sums(c); });
     exchange->all(sums, all);
   }
+  const double* const every = exchange != nullptr ? all.data() : sums.data();
   const std::size_t images = fusenet::detail::global_batch(exchange, g.batch);
   const double count = static_cast<double>(images * plane);
   detail::for_each_item(g.channels, g.batch * cs, [&](std::size_t c, std::size_t) {
     const float m = batch_mean[c];
+    if (exchange == nullptr) image_sums(c);  // while the channel is in cache
     double sum_g = 0.0, sum_gx = 0.0;
-    if (exchange != nullptr) {
-      for (std::size_t n = 0; n < images; ++n)
-        sum_g += all[2 * (n * g.channels + c)], sum_gx += all[2 * (n * g.channels + c) + 1];
-    } else {
-      for (std::size_t n = 0; n < g.batch; ++n) {
-        const std::size_t out_at = n * out_cs + c * out_plane;
-        const float* src = g.pool ? picked + out_at : z + n * cs + c * plane;
-        detail::gradient_sums<Arch>(out_plane, dy + out_at, code + out_at, src, m, sum_g, sum_gx);
-      }
-    }
+    for (std::size_t n = 0; n < images; ++n)
+      sum_g += every[2 * (n * g.channels + c)], sum_gx += every[2 * (n * g.channels + c) + 1];
     // named floats, not a structured binding: the lambda below captures them (clang 14 cannot capture bindings)
     const detail::gradient_coefficients co = detail::backward_coefficients(
-        sum_g, sum_gx, count, batch_var[c], eps, gamma ? gamma[c] : 1.0f,
-        exchange || !dgamma ? nullptr : dgamma + c, exchange || !dbeta ? nullptr : dbeta + c);
+        sum_g, sum_gx, count, batch_var[c], eps, gamma ? gamma[c] : 1.0f, nullptr, nullptr);
     const float a = co.a, b = co.b, k = co.k;
     for (std::size_t n = 0; n < g.batch; ++n) {
       const float* zp = z + n * cs + c * plane;

@@ -120,7 +120,8 @@ void batch_norm_relu_pool_nhwc_forward(const batch_norm_relu_pool_geometry& g, c
 /// NCHW, and dz written as bordered NHWC, in two steps so that a convolution can take each image's dz while
 /// it is in cache: the constructor makes the pass over the batch that the BatchNorm's sums Σg, Σg·(z − m)
 /// need (taken per image in double and added in image order, so results never depend on the thread count)
-/// and accumulates dγ, dβ; image(n, …) then writes image n's dz, from any thread.
+/// and accumulates dγ, dβ (in the batch tree, batch_sum.hpp); image(n, …) then writes image n's dz, from any
+/// thread.
 /// Requires: the arguments outlive the object; `grad` (the masked gradient) is not touched while it lives.
 template <class Arch = xsimd::default_arch>
 class batch_norm_relu_pool_nhwc_gradient {
@@ -142,29 +143,24 @@ class batch_norm_relu_pool_nhwc_gradient {
       image_sums(n, dy + n * per_image, g.pool ? picked + n * per_image : z + n * g.plane() * channels,
                  sums.data() + 2 * n * channels);
     });
-    // The per-channel coefficients of dz = a·g + b·(z − m) + k, from the sums added in image order.
-    const double count = static_cast<double>(g.batch * g.plane());
-    if (exchange != nullptr) {  // synchronized BatchNorm: dγ, dβ from this process's images, dz from all
-      for (std::size_t c = 0; c < channels; ++c) {
-        double sum_g = 0.0, sum_gx = 0.0;
-        for (std::size_t n = 0; n < g.batch; ++n)
-          sum_g += sums[2 * n * channels + c], sum_gx += sums[(2 * n + 1) * channels + c];
-        detail::backward_coefficients(sum_g, sum_gx, count, batch_var[c], eps, 1.0f, dgamma ? dgamma + c : nullptr,
-                                      dbeta ? dbeta + c : nullptr);
-      }
+    // dγ, dβ from this process's images, in the batch tree; the per-channel coefficients of
+    // dz = a·g + b·(z − m) + k from the sums added in image order (in synchronized BatchNorm, every process's).
+    for (std::size_t c = 0; c < channels; ++c)
+      detail::parameter_gradients(sums.data() + c, sums.data() + channels + c, 2 * channels, g.batch, batch_var[c],
+                                  eps, dgamma ? dgamma + c : nullptr, dbeta ? dbeta + c : nullptr);
+    if (exchange != nullptr) {
       std::vector<double> all;
       exchange->all(sums, all);
       sums.swap(all);
     }
     const std::size_t images = fusenet::detail::global_batch(exchange, g.batch);
-    const double total = static_cast<double>(images * g.plane());
+    const double count = static_cast<double>(images * g.plane());
     for (std::size_t c = 0; c < channels; ++c) {
       double sum_g = 0.0, sum_gx = 0.0;
       for (std::size_t n = 0; n < images; ++n)
         sum_g += sums[2 * n * channels + c], sum_gx += sums[(2 * n + 1) * channels + c];
       const detail::gradient_coefficients co = detail::backward_coefficients(
-          sum_g, sum_gx, exchange ? total : count, batch_var[c], eps, gamma ? gamma[c] : 1.0f,
-          exchange || !dgamma ? nullptr : dgamma + c, exchange || !dbeta ? nullptr : dbeta + c);
+          sum_g, sum_gx, count, batch_var[c], eps, gamma ? gamma[c] : 1.0f, nullptr, nullptr);
       a_[c] = co.a, b_[c] = co.b, k_[c] = co.k;
     }
   }

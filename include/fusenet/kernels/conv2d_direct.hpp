@@ -20,7 +20,8 @@
 //                 (its own register tile below: output channels o in the lanes, a run of (kx, i) pairs of one
 //                 kernel row ky in broadcasts; in bordered NHWC those pairs are contiguous, as in the forward)
 // Determinism: images are independent in the forward and the input gradient; weight gradients are summed per
-// chunk of conv2d_dw_chunk images and the chunks added in order, so results never depend on the thread count.
+// chunk of conv2d_dw_chunk images and the chunks added in the batch tree (batch_sum.hpp), so results never depend
+// on the thread count, and a data-parallel shard's sums are subtrees of the whole batch's.
 
 #include <algorithm>
 #include <cassert>
@@ -30,6 +31,7 @@
 #include <xsimd/xsimd.hpp>
 
 #include "fusenet/kernels/batch_stats.hpp"
+#include "fusenet/kernels/batch_sum.hpp"
 #include "fusenet/kernels/conv2d_gemm.hpp"
 #include "fusenet/kernels/conv_blocked.hpp"
 #include "fusenet/kernels/fma.hpp"
@@ -215,19 +217,17 @@ struct conv2d_direct {
     }
     if (db != nullptr) {
       for (std::size_t o = 0; o < Cout; ++o) {
-        double sum = 0.0;  // the images' float sums added in image order, in double
-        for (std::size_t i = 0; i < n; ++i) sum += static_cast<double>(bias_parts[i * Cout + o]);
-        db[o] += static_cast<float>(sum);
+        batch_sum sum;  // the images' float sums, in the batch tree
+        for (std::size_t i = 0; i < n; ++i) sum.add(static_cast<double>(bias_parts[i * Cout + o]));
+        db[o] += sum.total();
       }
     }
-    if (dw != nullptr) {
-      // parts are [ky][kx][i][o]; dw is PyTorch's [o][i][ky][kx]
-      for (std::size_t c = 0; c < chunks; ++c) {
-        const float* part = parts + c * part_size;
-        for (std::size_t o = 0; o < Cout; ++o)
-          for (std::size_t i = 0; i < Cin; ++i)
-            for (std::size_t t = 0; t < K * K; ++t) dw[(o * Cin + i) * K * K + t] += part[(t * Cin + i) * Cout + o];
-      }
+    if (dw != nullptr && chunks > 0) {
+      // the chunks' partials in the batch tree; parts are [ky][kx][i][o], dw is PyTorch's [o][i][ky][kx]
+      add_pairwise(parts, chunks, part_size, part_size);
+      for (std::size_t o = 0; o < Cout; ++o)
+        for (std::size_t i = 0; i < Cin; ++i)
+          for (std::size_t t = 0; t < K * K; ++t) dw[(o * Cin + i) * K * K + t] += parts[(t * Cin + i) * Cout + o];
     }
   }
 

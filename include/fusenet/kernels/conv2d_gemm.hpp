@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <fusenet/kernels/batch_stats.hpp>
+#include <fusenet/kernels/batch_sum.hpp>
 #include <fusenet/kernels/gemm.hpp>
 #include <fusenet/kernels/im2col.hpp>
 #include <fusenet/kernels/scalar/conv2d.hpp>
@@ -52,8 +53,8 @@ constexpr std::size_t conv2d_forward_scratch(const conv2d_geometry& g) {
 }
 
 /// Images whose weight gradients are summed into one partial before the partials are added to dw
-/// in a fixed order: a constant, so dw never depends on the thread count.
-inline constexpr std::size_t conv2d_dw_chunk = 8;
+/// in the batch tree (batch_sum.hpp): a constant, so dw never depends on the thread count.
+inline constexpr std::size_t conv2d_dw_chunk = batch_chunk;
 
 /// y = conv2d(x, w) + bias, as torch.nn.functional.conv2d, computed per image and group as
 /// y_g (Cout/G × Ho·Wo) = w_g (Cout/G × Cin/G·K²) · im2col(x_g) (Cin/G·K² × Ho·Wo).
@@ -119,7 +120,7 @@ void conv2d_forward(const conv2d_geometry& g, const float* x, const float* w, co
 /// Gradients of conv2d_forward given dy, per image and group:
 /// dw_g += dy_g · im2col(x_g)ᵀ, dx_g = col2im(w_gᵀ · dy_g), db += Σ over n, oy, ox of dy.
 /// dw is summed per chunk of conv2d_dw_chunk images into a partial, and the partials are added to
-/// dw in chunk order, so chunks run on separate OpenMP threads without changing the result.
+/// dw in the batch tree, so chunks run on separate OpenMP threads without changing the result.
 /// Requires: shapes as in conv2d_forward; dy is N×Cout×Ho×Wo.
 /// Ensures: dx (N×Cin×H×W) overwritten unless nullptr; dw and db ACCUMULATED (+=) unless nullptr,
 /// like PyTorch's .grad; results bit-identical for any thread count; workspace grown to
@@ -146,12 +147,14 @@ void conv2d_backward(const conv2d_geometry& g, const float* x, const float* w, c
   float* const scratch = workspace.data() + partials;
   if (db != nullptr) {
     for (std::size_t co = 0; co < g.out_channels; ++co) {
-      double sum = 0.0;  // N·Ho·Wo terms: a double sum keeps db as accurate as the scalar twin's
+      batch_sum sum;  // each image's plane in double, the images in the batch tree
       for (std::size_t n = 0; n < g.batch; ++n) {
         const float* dyp = dy + (n * g.out_channels + co) * out_plane;
-        for (std::size_t i = 0; i < out_plane; ++i) sum += static_cast<double>(dyp[i]);
+        double plane = 0.0;
+        for (std::size_t i = 0; i < out_plane; ++i) plane += static_cast<double>(dyp[i]);
+        sum.add(plane);
       }
-      db[co] += static_cast<float>(sum);
+      db[co] += sum.total();
     }
   }
   auto chunk = [&](std::size_t c) {
@@ -200,11 +203,9 @@ void conv2d_backward(const conv2d_geometry& g, const float* x, const float* w, c
 #endif
     for (std::size_t c = 0; c < chunks; ++c) chunk(c);
   }
-  if (dw != nullptr) {
-    for (std::size_t c = 0; c < chunks; ++c) {
-      const float* part = partial_dw + c * dw_size;
-      for (std::size_t i = 0; i < dw_size; ++i) dw[i] += part[i];
-    }
+  if (dw != nullptr && chunks > 0) {
+    add_pairwise(partial_dw, chunks, dw_size, dw_size);
+    for (std::size_t i = 0; i < dw_size; ++i) dw[i] += partial_dw[i];
   }
 }
 
