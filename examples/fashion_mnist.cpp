@@ -39,6 +39,8 @@
 #include <fusenet/dist/all.hpp>
 #endif
 
+#include "cli_flags.hpp"
+
 namespace fn = fusenet;
 using namespace fusenet::layers;
 
@@ -76,11 +78,8 @@ bool launched_by_mpi() {
   return false;
 }
 
-struct usage_error : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-/// --help or -h among a command's options: print the usage and exit 0.
-struct help_request {};
+using cli::flags;
+using cli::usage_error;
 
 const char* const usage_text =
     "usage:\n"
@@ -102,56 +101,6 @@ const char* const usage_text =
     "  fashion_mnist --help | --version     (or COMMAND --help)\n"
     "exit status: 0 done, 1 error, 2 usage, 3 training diverged (non-finite loss), 130/143 SIGINT/SIGTERM\n";
 
-// Flags as --name value; every value is checked where it is read.
-struct flags {
-  std::map<std::string, std::vector<std::string>> values;
-
-  flags(int argc, char** argv, int first, const std::map<std::string, int>& known) {
-    for (int i = first; i < argc; ++i) {
-      const std::string name = argv[i];
-      if (name == "--help" || name == "-h") throw help_request{};
-      const auto k = known.find(name);
-      if (k == known.end()) throw usage_error("unknown option '" + name + "'");
-      if (values.count(name) != 0) throw usage_error("option " + name + " given twice");
-      if (i + k->second >= argc) throw usage_error("option " + name + " needs " + std::to_string(k->second) + " value(s)");
-      auto& v = values[name];
-      for (int j = 0; j < k->second; ++j) v.push_back(argv[++i]);
-    }
-  }
-  bool has(const std::string& n) const { return values.count(n) != 0; }
-  std::string text(const std::string& n, const std::string& fallback, std::size_t i = 0) const {
-    return has(n) ? values.at(n)[i] : fallback;
-  }
-  long long integer(const std::string& n, long long fallback, long long lo, std::size_t i = 0) const {
-    if (!has(n)) return fallback;
-    const std::string& s = values.at(n)[i];
-    std::size_t used = 0;
-    long long v = 0;
-    try {
-      v = std::stoll(s, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != s.size() || s.empty() || v < lo)
-      throw usage_error(n + " expects a whole number \u2265 " + std::to_string(lo) + ", got '" + s + "'");
-    return v;
-  }
-  float real(const std::string& n, float fallback) const {
-    if (!has(n)) return fallback;
-    const std::string& s = values.at(n)[0];
-    std::size_t used = 0;
-    float v = 0;
-    try {
-      v = std::stof(s, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != s.size() || s.empty() || !(v > 0.0f) || !std::isfinite(v))
-      throw usage_error(n + " expects a positive number, got '" + s + "'");
-    return v;
-  }
-};
-
 // --threads when absent: OMP_NUM_THREADS as OpenMP reads it, else 2 (the machines this targets have 2 cores).
 long long default_threads() {
 #ifdef _OPENMP
@@ -160,16 +109,7 @@ long long default_threads() {
   return 2;
 }
 
-// A usage error now, rather than after an epoch, if `path` (an output file) cannot be created: its folder must
-// exist and take a new file. Probes with a scratch file beside it, removed again; an existing file is left as is.
-void check_writable(const std::string& flag, const std::string& path) {
-  const std::string probe = path + ".fusenet-probe";
-  {
-    std::ofstream out(probe, std::ios::binary);
-    if (!out) throw usage_error(flag + " " + path + ": cannot write there (no such folder, or no permission)");
-  }
-  std::remove(probe.c_str());
-}
+using cli::check_writable;
 
 // Test accuracy of the inference model (BatchNorm folded, stages fused), in batches of 500.
 double accuracy(fn::model<Net, fn::mode::infer>& m, const fn::data::dataset& data, std::size_t limit,
@@ -409,16 +349,9 @@ int main(int argc, char** argv) {
                          {{"--epochs", 1}, {"--batch", 1}, {"--lr", 1}, {"--schedule", 1}, {"--seed", 1}, {"--threads", 1}, {"--data", 1},
                           {"--save", 1}, {"--log", 1}, {"--limit", 1}, {"--warmup", 1}, {"--checkpoint", 1}, {"--resume", 1}}));
     if (cmd == "eval") return eval(flags(argc, argv, 2, {{"--weights", 1}, {"--data", 1}, {"--dump-logits", 2}}));
-    if (cmd == "--help" || cmd == "-h") {
-      std::cout << usage_text;
-      return 0;
-    }
-    if (cmd == "--version") {
-      std::cout << "fashion_mnist (fusenet " << fn::version() << ")\n";
-      return 0;
-    }
+    if (cli::help_or_version(cmd, "fashion_mnist", usage_text)) return 0;
     throw usage_error("unknown command '" + cmd + "'");
-  } catch (const help_request&) {
+  } catch (const cli::help_request&) {
     std::cout << usage_text;
     return 0;
   } catch (const usage_error& e) {

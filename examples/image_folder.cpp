@@ -6,7 +6,8 @@
 // Images are decoded and augmented (random crop with 4 pixels of padding, horizontal flip) on L loader threads
 // while the model trains on T threads, and normalised to [-1, 1] per channel (mean 0.5, std 0.5).
 // train --save PATH rewrites PATH after every completed epoch; a bad image stops training
-// with the file's name and leaves PATH as the last completed epoch wrote it.
+// with the file's name and leaves PATH as the last completed epoch wrote it. The flags are parsed by cli_flags.hpp,
+// as fashion_mnist's: a flag given twice is a usage error, COMMAND --help and --version exit 0.
 #include <algorithm>
 #include <cmath>
 #include <csignal>
@@ -26,6 +27,7 @@
 #include <omp.h>
 #endif
 
+#include "cli_flags.hpp"
 #include "image_folder_net.hpp"
 
 namespace fn = fusenet;
@@ -35,9 +37,8 @@ using image_folder_example::max_classes;
 
 namespace {
 
-struct usage_error : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+using cli::flags;
+using cli::usage_error;
 
 const char* const usage_text =
     "usage:\n"
@@ -46,73 +47,32 @@ const char* const usage_text =
     "  image_folder eval --data ROOT --weights PATH [--threads T] [--fit resize|center-crop]\n"
     "ROOT holds train/ and test/, each with one folder of .png/.jpg images per class (at most 10 classes);\n"
     "images are brought to 3x32x32 (grey ones repeated to RGB).\n"
+    "A flag given twice is an error.\n"
+    "  image_folder --help | --version     (or COMMAND --help)\n"
     "exit status: 0 done, 1 error (bad data: the message names the file), 2 usage, 3 training diverged\n";
 
-// Flags as --name value; every value is checked where it is read.
-struct flags {
-  std::map<std::string, std::string> values;
+// --fit resize|center-crop: how images of other sizes are brought to 3x32x32.
+data::image_format image_format_of(const flags& f) {
+  const std::string how = f.text("--fit", "resize");
+  if (how != "resize" && how != "center-crop")
+    throw usage_error("--fit expects resize or center-crop, got '" + how + "'");
+  return {3, 32, 32, how == "resize" ? data::fit::resize : data::fit::center_crop};
+}
 
-  flags(int argc, char** argv, int first, const std::vector<std::string>& known) {
-    for (int i = first; i < argc; ++i) {
-      const std::string name = argv[i];
-      if (std::find(known.begin(), known.end(), name) == known.end()) throw usage_error("unknown option '" + name + "'");
-      if (i + 1 >= argc) throw usage_error("option " + name + " needs a value");
-      values[name] = argv[++i];
-    }
-  }
-  bool has(const std::string& n) const { return values.count(n) != 0; }
-  std::string text(const std::string& n) const {
-    if (!has(n)) throw usage_error("missing " + n);
-    return values.at(n);
-  }
-  long long integer(const std::string& n, long long fallback, long long lo) const {
-    if (!has(n)) return fallback;
-    const std::string& s = values.at(n);
-    std::size_t used = 0;
-    long long v = 0;
-    try {
-      v = std::stoll(s, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != s.size() || s.empty() || v < lo)
-      throw usage_error(n + " expects a whole number >= " + std::to_string(lo) + ", got '" + s + "'");
-    return v;
-  }
-  float real(const std::string& n, float fallback) const {
-    if (!has(n)) return fallback;
-    const std::string& s = values.at(n);
-    std::size_t used = 0;
-    float v = 0;
-    try {
-      v = std::stof(s, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (used != s.size() || s.empty() || !(v > 0.0f) || !std::isfinite(v))
-      throw usage_error(n + " expects a positive number, got '" + s + "'");
-    return v;
-  }
-  data::image_format format() const {
-    const std::string how = has("--fit") ? values.at("--fit") : "resize";
-    if (how != "resize" && how != "center-crop")
-      throw usage_error("--fit expects resize or center-crop, got '" + how + "'");
-    return {3, 32, 32, how == "resize" ? data::fit::resize : data::fit::center_crop};
-  }
-  void set_threads() const {
-    const auto threads = integer("--threads", 2, 1);
+void set_threads(const flags& f) {
+  const auto threads = f.integer("--threads", 2, 1);
 #ifdef _OPENMP
-    omp_set_num_threads(static_cast<int>(threads));
+  omp_set_num_threads(static_cast<int>(threads));
 #else
-    if (threads > 1) std::cerr << "note: built without OpenMP; the model runs on one thread\n";
+  if (threads > 1) std::cerr << "note: built without OpenMP; the model runs on one thread\n";
 #endif
-  }
-};
+}
 
 data::train_test_folders open_folders(const flags& f) {
-  auto folders = data::open_train_test_folders(f.text("--data"), f.format());
+  const std::string root = f.text("--data", "");
+  auto folders = data::open_train_test_folders(root, image_format_of(f));
   if (folders.train.classes().size() > max_classes)
-    throw usage_error(f.text("--data") + " has " + std::to_string(folders.train.classes().size()) +
+    throw usage_error(root + " has " + std::to_string(folders.train.classes().size()) +
                       " classes; this example's network has " + std::to_string(max_classes) + " outputs");
   return folders;
 }
@@ -132,8 +92,8 @@ data::pipeline_batches test_batches(const data::image_folder& folder, std::size_
 // What --save PATH holds after a stop, for the error message.
 std::string kept(const flags& f, std::size_t saved_epoch) {
   if (!f.has("--save")) return "";
-  return saved_epoch == 0 ? "; no epoch completed, " + f.text("--save") + " not written"
-                          : "; " + f.text("--save") + " keeps epoch " + std::to_string(saved_epoch);
+  return saved_epoch == 0 ? "; no epoch completed, " + f.text("--save", "") + " not written"
+                          : "; " + f.text("--save", "") + " keeps epoch " + std::to_string(saved_epoch);
 }
 
 int train(const flags& f) {
@@ -144,7 +104,10 @@ int train(const flags& f) {
   const float lr = f.real("--lr", 2e-3f);
   const auto seed = static_cast<std::uint64_t>(f.integer("--seed", 42, 0));
   const auto loader_threads = static_cast<std::size_t>(f.integer("--loader-threads", 1, 0));
-  f.set_threads();
+  // Output paths are checked before the folders are read and an epoch is spent, as in fashion_mnist.
+  for (const char* path_flag : {"--save", "--log"})
+    if (f.has(path_flag)) cli::check_writable(path_flag, f.text(path_flag, ""));
+  set_threads(f);
   const auto folders = open_folders(f);
   std::printf("%zu training and %zu test images, %zu classes\n", folders.train.size(), folders.test.size(),
               folders.train.classes().size());
@@ -167,13 +130,13 @@ int train(const flags& f) {
     fn::model<Net, fn::mode::infer> deployed{m};  // BatchNorm folded
     return fn::evaluate(deployed, test);
   };
-  o.log_path = f.has("--log") ? f.text("--log") : "";
+  o.log_path = f.has("--log") ? f.text("--log", "") : "";
   // Weights after every epoch, written atomically (temporary file, then rename): whatever stops a later epoch,
   // PATH holds the last completed one.
   std::size_t saved_epoch = 0;
   if (f.has("--save"))
     o.on_epoch_end.push_back([&](const fn::epoch_metrics& e) {
-      fn::save(m, f.text("--save"));
+      fn::save(m, f.text("--save", ""));
       saved_epoch = e.epoch;
       return fn::callback_action::keep_going;
     });
@@ -204,16 +167,16 @@ int train(const flags& f) {
   }
   if (r.history.empty()) throw std::logic_error("fit completed no epoch");
   std::printf("test accuracy: %.4f\n", r.history.back().test_accuracy);
-  if (f.has("--save")) std::printf("weights saved to %s\n", f.text("--save").c_str());
+  if (f.has("--save")) std::printf("weights saved to %s\n", f.text("--save", "").c_str());
   return 0;
 }
 
 int eval(const flags& f) {
   if (!f.has("--data")) throw usage_error("eval needs --data ROOT");
   if (!f.has("--weights")) throw usage_error("eval needs --weights PATH");
-  f.set_threads();
+  set_threads(f);
   const auto folders = open_folders(f);
-  fn::model<Net, fn::mode::infer> m{f.text("--weights")};
+  fn::model<Net, fn::mode::infer> m{f.text("--weights", "")};
   auto test = test_batches(folders.test, 1);
   std::printf("test accuracy: %.4f\n", fn::evaluate(m, test).accuracy);
   return 0;
@@ -227,14 +190,23 @@ int main(int argc, char** argv) {
     const std::string cmd = argv[1];
     if (cmd == "train")
       return train(flags(argc, argv, 2,
-                         {"--data", "--epochs", "--batch", "--lr", "--seed", "--threads", "--loader-threads", "--fit",
-                          "--save", "--log"}));
-    if (cmd == "eval") return eval(flags(argc, argv, 2, {"--data", "--weights", "--threads", "--fit"}));
-    if (cmd == "--help" || cmd == "-h") {
-      std::cout << usage_text;
-      return 0;
-    }
+                         {{"--data", 1},
+                          {"--epochs", 1},
+                          {"--batch", 1},
+                          {"--lr", 1},
+                          {"--seed", 1},
+                          {"--threads", 1},
+                          {"--loader-threads", 1},
+                          {"--fit", 1},
+                          {"--save", 1},
+                          {"--log", 1}}));
+    if (cmd == "eval")
+      return eval(flags(argc, argv, 2, {{"--data", 1}, {"--weights", 1}, {"--threads", 1}, {"--fit", 1}}));
+    if (cli::help_or_version(cmd, "image_folder", usage_text)) return 0;
     throw usage_error("unknown command '" + cmd + "'");
+  } catch (const cli::help_request&) {
+    std::cout << usage_text;
+    return 0;
   } catch (const usage_error& e) {
     std::cerr << "image_folder: " << e.what() << "\n" << usage_text;
     return 2;
