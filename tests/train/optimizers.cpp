@@ -34,6 +34,36 @@ TEST_CASE("optimizers take a model by lvalue only: a temporary would leave dangl
   CHECK(opt.parameters()[0].name == "0.weight");
 }
 
+// The bases of the three optimizers have public names (no detail:: in their API); the old detail:: names still
+// compile. A base is never constructed, copied or destroyed on its own (protected constructors and destructor).
+static_assert(std::is_base_of_v<fusenet::optimizer_base, fusenet::sgd>);
+static_assert(std::is_base_of_v<fusenet::adam_base, fusenet::adam> &&
+              std::is_base_of_v<fusenet::adam_base, fusenet::adamw>);
+static_assert(std::is_same_v<fusenet::detail::optimizer_base, fusenet::optimizer_base>);
+static_assert(std::is_same_v<fusenet::detail::adam_impl, fusenet::adam_base>);
+static_assert(!std::is_destructible_v<fusenet::optimizer_base> && !std::is_destructible_v<fusenet::adam_base>);
+static_assert(!std::is_copy_constructible_v<fusenet::optimizer_base>);
+static_assert(std::is_copy_constructible_v<fusenet::adam> && std::is_move_constructible_v<fusenet::sgd>);
+
+namespace {
+void halve_lr(fusenet::optimizer_base& opt) { opt.set_lr(opt.lr() / 2); }
+}  // namespace
+
+TEST_CASE("any optimizer's learning rate through optimizer_base&") {
+  tiny_model m;
+  fusenet::sgd s{m, {.lr = 0.5f}};
+  fusenet::adam a{m, {.lr = 1e-3f}};
+  fusenet::adamw w{m, {.lr = 2e-3f}};
+  halve_lr(s);
+  halve_lr(a);
+  halve_lr(w);
+  CHECK(s.lr() == 0.25f);
+  CHECK(a.lr() == 5e-4f);
+  CHECK(w.lr() == 1e-3f);
+  fusenet::adam_base& base = a;
+  CHECK(base.steps() == 0);
+}
+
 TEST_CASE("options that torch.optim rejects throw std::invalid_argument") {
   tiny_model m;
   CHECK_THROWS_AS(fusenet::sgd(m, {.lr = -0.1f}), std::invalid_argument);

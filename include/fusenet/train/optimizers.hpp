@@ -45,9 +45,8 @@ struct adamw_options {
   bool amsgrad = false;
 };
 
-namespace detail {
-
-// The parameter list, the learning rate and zero_grad shared by all optimizers.
+/// What sgd, adam and adamw share: the parameter list, the learning rate (lr, set_lr) and zero_grad. Only they
+/// construct it; code that adjusts any optimizer's learning rate can take an `optimizer_base&`.
 class optimizer_base {
  public:
   /// The current learning rate.
@@ -65,6 +64,13 @@ class optimizer_base {
   [[nodiscard]] const std::vector<param_view>& parameters() const { return params_; }
 
  protected:
+  // Protected, as is the destructor: an optimizer_base is always an sgd, adam or adamw, never deleted through
+  // the base or sliced into a copy.
+  ~optimizer_base() = default;
+  optimizer_base(const optimizer_base&) = default;
+  optimizer_base(optimizer_base&&) = default;
+  optimizer_base& operator=(const optimizer_base&) = default;
+  optimizer_base& operator=(optimizer_base&&) = default;
   optimizer_base(std::vector<param_view> params, float lr, const char* who)
       : params_(std::move(params)), who_(who) {
     for (const auto& p : params_)
@@ -85,9 +91,9 @@ class optimizer_base {
   float lr_ = 0.0f;
 };
 
-// Adam's shared state and step; decoupled selects AdamW's decay (p *= 1 - lr*wd) over Adam's L2
-// term (g += wd*p).
-class adam_impl : public optimizer_base {
+/// What adam and adamw share: the moments, the step count and step(); the two differ only in how weight decay
+/// enters (AdamW: p *= 1 - lr*wd; Adam: g += wd*p). Only they construct it.
+class adam_base : public optimizer_base {
  public:
   /// Applies one Adam/AdamW update to every parameter from its current gradient.
   void step() {
@@ -155,8 +161,13 @@ class adam_impl : public optimizer_base {
   }
 
  protected:
+  ~adam_base() = default;  // as optimizer_base's: always an adam or adamw
+  adam_base(const adam_base&) = default;
+  adam_base(adam_base&&) = default;
+  adam_base& operator=(const adam_base&) = default;
+  adam_base& operator=(adam_base&&) = default;
   template <class Options>
-  adam_impl(std::vector<param_view> params, const Options& o, bool decoupled, const char* who)
+  adam_base(std::vector<param_view> params, const Options& o, bool decoupled, const char* who)
       : optimizer_base(std::move(params), o.lr, who),
         beta1_(o.betas[0]),
         beta2_(o.betas[1]),
@@ -190,12 +201,16 @@ class adam_impl : public optimizer_base {
   std::vector<std::vector<float>> exp_avg_, exp_avg_sq_;
 };
 
+namespace detail {
+// The bases' former names (they were internal; kept so that code naming them still compiles).
+using optimizer_base = fusenet::optimizer_base;
+using adam_impl = fusenet::adam_base;
 }  // namespace detail
 
 /// Stochastic gradient descent with optional momentum, dampening, L2 weight decay and Nesterov, as
 /// torch.optim.SGD. Requires: the model outlives the optimizer and does not move its parameter
 /// storage.
-class sgd : public detail::optimizer_base {
+class sgd : public optimizer_base {
  public:
   /// Optimizes the model's trainable parameters.
   template <parameter_source Model>
@@ -286,7 +301,7 @@ class sgd : public detail::optimizer_base {
 
 /// Adam with L2 weight decay added to the gradient, as torch.optim.Adam (amsgrad unsupported).
 /// Requires: the model outlives the optimizer and does not move its parameter storage.
-class adam : public detail::adam_impl {
+class adam : public adam_base {
  public:
   /// Optimizes the model's trainable parameters.
   template <parameter_source Model>
@@ -297,13 +312,13 @@ class adam : public detail::adam_impl {
   adam(const Model&& model, adam_options options) = delete;
   /// Optimizes the given parameters.
   adam(std::vector<param_view> params, adam_options options)
-      : adam_impl(std::move(params), options, /*decoupled=*/false, "adam") {}
+      : adam_base(std::move(params), options, /*decoupled=*/false, "adam") {}
 };
 
 /// AdamW: Adam with decoupled weight decay (p *= 1 - lr*wd before the update), as
 /// torch.optim.AdamW. Requires: the model outlives the optimizer and does not move its parameter
 /// storage.
-class adamw : public detail::adam_impl {
+class adamw : public adam_base {
  public:
   /// Optimizes the model's trainable parameters.
   template <parameter_source Model>
@@ -314,7 +329,7 @@ class adamw : public detail::adam_impl {
   adamw(const Model&& model, adamw_options options) = delete;
   /// Optimizes the given parameters.
   adamw(std::vector<param_view> params, adamw_options options)
-      : adam_impl(std::move(params), options, /*decoupled=*/true, "adamw") {}
+      : adam_base(std::move(params), options, /*decoupled=*/true, "adamw") {}
 };
 
 }  // namespace fusenet
