@@ -4,7 +4,8 @@
 // statistics and counters after several Adam steps equal the single-process run
 // (the oracle, computed on every rank) bit for bit: every sum over the batch is
 // taken in the batch tree of kernels/batch_sum.hpp, of which each rank's shard
-// (a power-of-two number of 8-image chunks) is a subtree. With local statistics
+// (a power-of-two number of 8-image chunks) is a subtree; residual blocks
+// included. With local statistics
 // the weights equal a single process that takes each shard's gradient
 // separately and averages them (DDP without SyncBN).
 #include <doctest/doctest.h>
@@ -44,6 +45,18 @@ using mixed_net =
                    max_pool<2>, conv2d<16, 3, padding<1>>, relu, batch_norm,
                    relu, flatten, dense<24>, batch_norm, relu, dense<12>, relu,
                    batch_norm, dense<10>>;
+
+// Residual basic blocks, BatchNorm inside: an identity block, then a stride-2
+// block whose shortcut is a 1×1 projection with its own BatchNorm.
+using resnet_net = fn::sequential<
+    input<3, 8, 8>, conv2d<16, 3, padding<1>, bias<false>>, batch_norm, relu,
+    residual<conv2d<16, 3, padding<1>, bias<false>>, batch_norm, relu,
+             conv2d<16, 3, padding<1>, bias<false>>, batch_norm>,
+    relu,
+    residual<conv2d<32, 3, stride<2>, padding<1>, bias<false>>, batch_norm,
+             relu, conv2d<32, 3, padding<1>, bias<false>>, batch_norm,
+             shortcut<conv2d<32, 1, stride<2>, bias<false>>, batch_norm>>,
+    relu, global_avg_pool, flatten, dense<10>>;
 
 template <class Net> struct data {
   xt::xtensor<float, 4> x;
@@ -227,6 +240,10 @@ TEST_CASE("sync BatchNorm: N ranks at B/N equal one process at B (reference "
 TEST_CASE("sync BatchNorm: N ranks at B/N equal one process at B "
           "(layer-by-layer BatchNorm too)") {
   check_equivalence<mixed_net>(true, 16, 5, "sync_bn mixed_net");
+}
+TEST_CASE("sync BatchNorm: N ranks at B/N equal one process at B (residual "
+          "blocks, projection shortcut)") {
+  check_equivalence<resnet_net>(true, 32, 4, "sync_bn resnet_net");
 }
 TEST_CASE("local BatchNorm: N ranks equal one process averaging each shard's "
           "gradient") {

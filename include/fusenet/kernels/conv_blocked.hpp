@@ -43,6 +43,19 @@ struct pool_max {};
 /// Pool tag: 2×2 average pool with stride 2, divisor 4 (only used when PoolWindow is 2).
 struct pool_avg {};
 
+/// Shortcut tag: the epilogue adds nothing after the activation.
+struct no_shortcut {
+  static constexpr bool add = false, relu = false;
+  static constexpr std::size_t border = 0;
+};
+/// Shortcut tag: the epilogue of a residual block's last conv adds the block's shortcut, bordered NHWC with a zero
+/// border of Border pixels and the output's channels, then applies ReLU (NaN kept) when Relu: y = relu(act(c) + s).
+template <std::size_t Border, bool Relu>
+struct add_shortcut {
+  static constexpr bool add = true, relu = Relu;
+  static constexpr std::size_t border = Border;
+};
+
 
 /// A register tile: Vectors blocks of V output channels times Cols conv-output pixels of one row; InputReuse
 /// selects the tiny-Cin loop that keeps a kernel row's weights in registers (K·Vectors more registers).
@@ -100,16 +113,19 @@ enum class tile_phase { store, pool_first_row, pool_second_row };
 
 
 /// Accumulates one tile of one conv-output row and runs its epilogue. `in` is the padded input at the tile's
-/// top-left tap, `w` the first packed block of the tile's channels, `out` the first stored pixel (pooled).
-template <class Geo, std::size_t Vectors, std::size_t Cols, bool InputReuse, tile_phase Phase, class Pool, class Act>
+/// top-left tap, `w` the first packed block of the tile's channels, `out` the first stored pixel (pooled), `res`
+/// the shortcut's value at that pixel (Shortcut::add only).
+template <class Geo, std::size_t Vectors, std::size_t Cols, bool InputReuse, tile_phase Phase, class Pool, class Act,
+          class Shortcut = no_shortcut>
 [[gnu::always_inline]] inline void conv_run_tile(const float* in, const float* w, const float* bias, float* out,
-                                                 float* scratch) {
+                                                 float* scratch, const float* res = nullptr) {
   using vec = typename Geo::vec;
   constexpr std::size_t v = Geo::v, steps = Geo::k * Geo::cin;
   constexpr bool relu = std::is_same_v<Act, act_relu>, max_pool = std::is_same_v<Pool, pool_max>;
   static_assert(std::is_same_v<Act, act_relu> || std::is_same_v<Act, act_none>,
                 "fusenet: conv kernel: Act must be act_relu or act_none");
   static_assert(max_pool || std::is_same_v<Pool, pool_avg>, "fusenet: conv kernel: Pool must be pool_max or pool_avg");
+  static_assert(!Shortcut::add || Phase == tile_phase::store, "fusenet: conv kernel: a shortcut is added unpooled");
   vec acc[Cols][Vectors];
   vec b[Vectors];
 #pragma GCC unroll 8
@@ -177,6 +193,10 @@ template <class Geo, std::size_t Vectors, std::size_t Cols, bool InputReuse, til
       for (std::size_t q = 0; q < Vectors; ++q) {
         vec a = acc[c][q];
         if constexpr (relu) a = relu_keep_nan(a);
+        if constexpr (Shortcut::add) {
+          a = a + vec::load_unaligned(res + c * Geo::cout + q * v);
+          if constexpr (Shortcut::relu) a = relu_keep_nan(a);
+        }
         a.store_unaligned(out + c * Geo::cout + q * v);
       }
   } else {
@@ -211,10 +231,11 @@ template <class Geo, std::size_t Vectors, std::size_t Cols, bool InputReuse, til
 }
 
 /// One work item: conv-output row `row` (or the pair 2·row, 2·row + 1 when pooling) of one image, for the
-/// Vectors·V output channels starting at block `first_vector`.
-template <class Geo, class Tile, class Pool, class Act>
+/// Vectors·V output channels starting at block `first_vector`; `res` is the image's shortcut (Shortcut::add only).
+template <class Geo, class Tile, class Pool, class Act, class Shortcut = no_shortcut>
 [[gnu::always_inline]] inline void conv_run_row(const float* in, const float* w, const float* bias, float* out,
-                                                std::size_t row, std::size_t first_vector) {
+                                                std::size_t row, std::size_t first_vector,
+                                                const float* res = nullptr) {
   constexpr std::size_t nv = Tile::vectors, cols = Tile::cols, p = Geo::pool, cout = Geo::cout, cin = Geo::cin;
   constexpr bool reuse = Tile::input_reuse;
   constexpr std::size_t full = Geo::wc / cols, tail = Geo::wc % cols;
@@ -224,13 +245,20 @@ template <class Geo, class Tile, class Pool, class Act>
   const float* bb = bias + first_vector * Geo::v;
   float* ob = out + (Geo::out_border + row) * Geo::out_row + Geo::out_border * cout + first_vector * Geo::v;
   if constexpr (p == 1) {
+    // the shortcut's row: the same pixels and channels inside its own border
+    constexpr std::size_t rb_row = (Geo::wo + 2 * Shortcut::border) * cout;
+    const float* rb = Shortcut::add ? res + (Shortcut::border + row) * rb_row + Shortcut::border * cout +
+                                          first_vector * Geo::v
+                                    : nullptr;
     for (std::size_t t = 0; t < full; ++t)
-      conv_run_tile<Geo, nv, cols, reuse, tile_phase::store, Pool, Act>(ib + t * cols * s * cin, wb, bb,
-                                                                        ob + t * cols * cout, nullptr);
+      conv_run_tile<Geo, nv, cols, reuse, tile_phase::store, Pool, Act, Shortcut>(
+          ib + t * cols * s * cin, wb, bb, ob + t * cols * cout, nullptr, Shortcut::add ? rb + t * cols * cout : nullptr);
     if constexpr (tail > 0)
-      conv_run_tile<Geo, nv, tail, reuse, tile_phase::store, Pool, Act>(ib + full * cols * s * cin, wb, bb,
-                                                                        ob + full * cols * cout, nullptr);
+      conv_run_tile<Geo, nv, tail, reuse, tile_phase::store, Pool, Act, Shortcut>(
+          ib + full * cols * s * cin, wb, bb, ob + full * cols * cout, nullptr,
+          Shortcut::add ? rb + full * cols * cout : nullptr);
   } else {
+    static_assert(!Shortcut::add, "fusenet: conv kernel: a shortcut is added unpooled");
     // the first row's horizontal pool waits in L1 for the second row of the same columns
     alignas(64) float scratch[cols / 2 * nv * Geo::v];
     for (std::size_t t = 0; t < full; ++t) {
@@ -324,15 +352,21 @@ inline void conv_bias_relu_pool_image(const float* in, const float* packed_w, co
 /// pack_conv_weights<Cin, Cout, K, Arch> and is aligned to V floats; `bias` has Cout floats; `out` holds
 /// batch · nhwc_image_size<Cout, Ho, Wo, OutBorder> floats, Ho = ((H + 2Pad − K) / Stride + 1) / PoolWindow
 /// (likewise Wo). Ensures: `out` is bordered NHWC with a zero border of OutBorder pixels, ready for the next stage.
+/// With Shortcut = add_shortcut<B, Relu> (PoolWindow 1), the epilogue adds `shortcut`, n images of bordered NHWC
+/// Cout×Ho×Wo with a zero border of B pixels, after the activation, then applies ReLU when Relu: a residual block's
+/// last conv with the add of the block in its epilogue.
 template <class Tile, std::size_t Stride, std::size_t InBorder, std::size_t Cin, std::size_t Cout, std::size_t H,
           std::size_t W, std::size_t K, std::size_t Pad, std::size_t PoolWindow, class Pool, class Act,
-          std::size_t OutBorder, class Arch = xsimd::default_arch>
+          std::size_t OutBorder, class Arch = xsimd::default_arch, class Shortcut = no_shortcut>
 inline void conv_stride_bias_relu_pool_tiled(const float* in, const float* packed_w, const float* bias, float* out,
-                                             std::size_t batch) {
+                                             std::size_t batch, const float* shortcut = nullptr) {
   using geo = detail::conv_geometry<Cin, Cout, H, W, K, Pad, PoolWindow, OutBorder, Arch, Stride, InBorder>;
   constexpr std::size_t v = geo::v, nv = Tile::vectors;
   detail::check_conv_tile<Tile, Cin, Cout, H, W, K, Pad, PoolWindow, Arch, Stride>();
   assert(reinterpret_cast<std::uintptr_t>(packed_w) % (v * sizeof(float)) == 0);
+  static_assert(!Shortcut::add || PoolWindow == 1, "fusenet: conv kernel: a shortcut is added unpooled");
+  assert(!Shortcut::add || shortcut != nullptr);
+  constexpr std::size_t shortcut_image = (geo::ho + 2 * Shortcut::border) * (geo::wo + 2 * Shortcut::border) * Cout;
 
   constexpr std::size_t blocks = Cout / (v * nv), rows = geo::ho;
   const auto n_total = static_cast<std::ptrdiff_t>(batch);
@@ -360,8 +394,9 @@ inline void conv_stride_bias_relu_pool_tiled(const float* in, const float* packe
       const std::size_t n = u / (rows * blocks);
       const std::size_t row = blocks_outside ? u % rows : u / blocks % rows;
       const std::size_t cb = blocks_outside ? u / rows % blocks : u % blocks;
-      detail::conv_run_row<geo, Tile, Pool, Act>(in + n * geo::in_image, packed_w, bias, out + n * geo::out_image,
-                                                  row, cb * nv);
+      detail::conv_run_row<geo, Tile, Pool, Act, Shortcut>(in + n * geo::in_image, packed_w, bias,
+                                                            out + n * geo::out_image, row, cb * nv,
+                                                            Shortcut::add ? shortcut + n * shortcut_image : nullptr);
     }
   }
 }
@@ -381,12 +416,12 @@ inline void conv_bias_relu_pool_tiled(const float* in, const float* packed_w, co
 /// Requires / Ensures: as conv_stride_bias_relu_pool_tiled.
 template <std::size_t Stride, std::size_t InBorder, std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W,
           std::size_t K, std::size_t Pad, std::size_t PoolWindow, class Pool, class Act, std::size_t OutBorder,
-          class Arch = xsimd::default_arch>
+          class Arch = xsimd::default_arch, class Shortcut = no_shortcut>
 inline void conv_stride_bias_relu_pool(const float* in, const float* packed_w, const float* bias, float* out,
-                                       std::size_t batch) {
+                                       std::size_t batch, const float* shortcut = nullptr) {
   conv_stride_bias_relu_pool_tiled<default_conv_tile<Cin, Cout, H, W, K, Pad, PoolWindow, Arch, Stride>, Stride,
-                                   InBorder, Cin, Cout, H, W, K, Pad, PoolWindow, Pool, Act, OutBorder, Arch>(
-      in, packed_w, bias, out, batch);
+                                   InBorder, Cin, Cout, H, W, K, Pad, PoolWindow, Pool, Act, OutBorder, Arch,
+                                   Shortcut>(in, packed_w, bias, out, batch, shortcut);
 }
 
 /// conv_stride_bias_relu_pool at stride 1.

@@ -100,7 +100,8 @@ std::string record_line(const stage_record& r, bool infer, const std::array<std:
       line += text[i];
     }
   }
-  if (st.fused()) line += " [fused]";
+  if (r.adds_shortcut) line += r.relu_after_add ? " + shortcut + relu" : " + shortcut";
+  if (st.fused() || r.adds_shortcut) line += " [fused]";
   return line + " | " + executor_name(r.exec) + " | " + layout_text(r.in_layout, r.in_border) + " -> " +
          layout_text(r.out_layout, r.out_border) + (infer ? std::string{} : train_text(r)) + "\n";
 }

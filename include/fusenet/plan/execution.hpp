@@ -63,11 +63,24 @@ struct stage_record {
   std::size_t slot = 0;          ///< where it writes: 0 and 1 are the ping-pong buffers, 2 the caller's output
   std::size_t stream_batch = 0;  ///< dense: batches up to this size stream the weights (GEMV) instead of the GEMM
   dims in{}, out{};              ///< the stage's input and output shapes
+  // Inference, the last stage of a residual block's plan:
+  bool adds_shortcut = false;       ///< its epilogue adds the block's shortcut, so the residual stage does not
+  std::size_t shortcut_border = 0;  ///< the border of the shortcut's bordered NHWC it adds
+  bool relu_after_add = false;      ///< and applies the ReLU that follows the residual layer
   // Training only:
   bool direct_input_grad = false;  ///< train_direct_conv: the input gradient runs on the direct kernel too
   bool in_place = false;           ///< writes over its input (a ReLU after a layer of the same chain)
   bool keeps_output = false;       ///< its output stays in a buffer of its own until backward reads it
   std::size_t kept_floats = 0;     ///< floats per sample kept for backward besides the output: a fused stage's z
+};
+
+/// What the end of a residual block's plan may fuse: the shortcut's edge and whether a ReLU follows the add
+/// (`present` false: the plan is not a residual block's).
+struct residual_tail {
+  bool present = false;
+  edge shortcut{};
+  bool relu = false;
+  friend constexpr bool operator==(const residual_tail&, const residual_tail&) = default;
 };
 
 /// Batches a dense stage runs as a GEMV that reads each weight once per four samples: below about four samples
@@ -100,6 +113,14 @@ constexpr bool reads_nhwc(executor e) {
 constexpr bool writes_nhwc(executor e) { return reads_nhwc(e) || e == executor::pool || e == executor::residual; }
 /// What an executor writes without converting: the NHWC kernels NHWC, the others NCHW.
 constexpr layout native_output(executor e) { return writes_nhwc(e) ? layout::nhwc : layout::nchw; }
+
+/// A residual block's add (+ ReLU) runs in the epilogue of the block's last stage when that stage is a direct conv
+/// without a pool writing bordered NHWC and the shortcut lies in bordered NHWC too: one pass over the block's
+/// output instead of two. Otherwise the residual stage adds it after the block (kernels/residual_add.hpp).
+constexpr bool fusable_shortcut_add(const stage_record& last, edge shortcut) {
+  return last.exec == executor::direct_conv && last.st.pool == stage_pool::none && last.out_layout == layout::nhwc &&
+         shortcut.lo == layout::nhwc;
+}
 
 constexpr std::size_t floats_in(layout lo, dims d, std::size_t border) {
   if (lo == layout::nchw || !d.spatial()) return d.size();
@@ -158,7 +179,7 @@ template <std::size_t N>
 constexpr std::array<stage_record, N> infer_records(const std::array<stage, N>& stages, std::size_t count,
                                                     const std::array<layer_facts, N>& l,
                                                     const std::array<edge, N>& residual_in, const target& t,
-                                                    edge first, edge last) {
+                                                    edge first, edge last, residual_tail tail = {}) {
   std::array<stage_record, N> r{};
   for (std::size_t s = 0; s < count; ++s) {
     r[s].st = stages[s];
@@ -186,6 +207,11 @@ constexpr std::array<stage_record, N> infer_records(const std::array<stage, N>& 
     next.in_layout = e.lo, next.in_border = e.border;
   }
   if (count > 0) r[count - 1].out_layout = last.lo, r[count - 1].out_border = last.border;
+  if (count > 0 && tail.present && fusable_shortcut_add(r[count - 1], tail.shortcut)) {
+    r[count - 1].adds_shortcut = true;
+    r[count - 1].shortcut_border = tail.shortcut.border;
+    r[count - 1].relu_after_add = tail.relu;
+  }
   for (std::size_t s = 0; s < count; ++s) {
     stage_record& x = r[s];
     x.out_floats = floats_in(x.out_layout, x.out, x.out_border);
@@ -289,8 +315,9 @@ struct residual_inputs<Net, Target, type_list<Layers...>, std::index_sequence<I.
       residual_input_or_none<Layers, Net::steps[I].in, Target>()...};
 };
 
-/// The inference records of Net for Target with the given edges in and out.
-template <class Net, target Target, edge First, edge Last>
+/// The inference records of Net for Target with the given edges in and out (and, for a residual block's plan, what
+/// its last stage may fuse).
+template <class Net, target Target, edge First, edge Last, residual_tail Tail = residual_tail{}>
 struct infer_plan_of {
   using network = Net;
   static constexpr target planned_for = Target;
@@ -298,7 +325,7 @@ struct infer_plan_of {
   static constexpr auto facts = facts_table<typename Net::layer_list>::with(Net::steps);
   static constexpr auto records =
       infer_records(stages<Net, mode::infer>, count, facts,
-                    residual_inputs<Net, Target>::value, Target, First, Last);
+                    residual_inputs<Net, Target>::value, Target, First, Last, Tail);
 };
 
 /// The edge a network's first stage reads when nothing constrains it: bordered NHWC for a direct conv.
@@ -322,7 +349,11 @@ struct residual_plans {
   static constexpr stage_record rec = P::records[S];
   using layer = type_at_t<rec.st.first, typename P::network::layer_list>;
   static constexpr edge in{rec.in_layout, rec.in_border}, out{rec.out_layout, rec.out_border};
-  using block = infer_plan_of<network_from_t<rec.in, typename layer::block_list>, P::planned_for, in, out>;
+  // the shortcut's values lie as the block's input (the identity) or as its output (a projection writes that)
+  static constexpr residual_tail tail{true, layer::shortcut_list::size == 0 ? in : out, rec.st.relu};
+  using block = infer_plan_of<network_from_t<rec.in, typename layer::block_list>, P::planned_for, in, out, tail>;
+  /// Whether the block's last stage adds the shortcut (and the ReLU after it) in its epilogue.
+  static constexpr bool fused_add = block::records[block::count - 1].adds_shortcut;
   using shortcut = typename std::conditional_t<
       layer::shortcut_list::size == 0, std::type_identity<void>,
       std::type_identity<infer_plan_of<network_from_t<rec.in, typename layer::shortcut_list>, P::planned_for, in,

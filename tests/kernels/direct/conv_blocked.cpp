@@ -2,6 +2,7 @@
 // The fused xsimd convolution against its scalar twin, for every architecture this build can run.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <limits>
@@ -81,6 +82,54 @@ void check_against_scalar(std::size_t batch, unsigned seed) {
   check_close(got, want);
 }
 
+// A residual block's last conv (3×3, padding 1): y = relu(act(conv + b) + s), the shortcut s in bordered NHWC with
+// a border of its own, which holds NaN so that reading it would show; the oracle is the scalar conv plus s.
+template <std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, std::size_t Stride, class Act, bool Relu,
+          std::size_t ShortcutBorder, std::size_t OutBorder, class Arch>
+void check_shortcut_add(std::size_t batch, unsigned seed) {
+  constexpr std::size_t k = 3, pad = 1, ho = (H + 2 * pad - k) / Stride + 1, wo = (W + 2 * pad - k) / Stride + 1;
+  const float bound = 1.0f / std::sqrt(static_cast<float>(Cin * k * k));
+  const auto x = random_vector(batch * Cin * H * W, -1.0f, 1.0f, seed);
+  const auto w = random_vector(Cout * Cin * k * k, -bound, bound, seed + 1);
+  const auto b = random_vector(Cout, -bound, bound, seed + 2);
+  const auto sc = random_vector(batch * Cout * ho * wo, -1.0f, 1.0f, seed + 3);
+
+  std::vector<float> want(batch * Cout * ho * wo);
+  fk::scalar::conv_bias_relu_pool<Cin, Cout, H, W, k, pad, 1, fk::pool_max, Act, Stride>(x.data(), w.data(), b.data(),
+                                                                                         want.data(), batch);
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    want[i] += sc[i];
+    if (Relu) want[i] = std::max(want[i], 0.0f);
+  }
+
+  fk::aligned_vector<float> xin(batch * fk::nhwc_image_size<Cin, H, W, pad>);
+  fk::nchw_to_nhwc<Cin, H, W, pad>(x.data(), xin.data(), batch);
+  fk::aligned_vector<float> wp(fk::packed_weights_size<Cin, Cout, k>);
+  fk::pack_conv_weights<Cin, Cout, k, Arch>(w.data(), wp.data());
+  constexpr std::size_t s_image = fk::nhwc_image_size<Cout, ho, wo, ShortcutBorder>;
+  fk::aligned_vector<float> s(batch * s_image);
+  fk::nchw_to_nhwc<Cout, ho, wo, ShortcutBorder>(sc.data(), s.data(), batch);
+  constexpr std::size_t sw = wo + 2 * ShortcutBorder;
+  for (std::size_t n = 0; n < batch; ++n)
+    for (std::size_t y = 0; y < ho + 2 * ShortcutBorder; ++y)
+      for (std::size_t xx = 0; xx < sw; ++xx)
+        if (y < ShortcutBorder || y >= ShortcutBorder + ho || xx < ShortcutBorder || xx >= ShortcutBorder + wo)
+          for (std::size_t c = 0; c < Cout; ++c)
+            s[n * s_image + (y * sw + xx) * Cout + c] = std::numeric_limits<float>::quiet_NaN();
+
+  constexpr std::size_t out_image = fk::nhwc_image_size<Cout, ho, wo, OutBorder>;
+  fk::aligned_vector<float> yout(batch * out_image, std::numeric_limits<float>::quiet_NaN());
+  fk::conv_stride_bias_relu_pool<Stride, pad, Cin, Cout, H, W, k, pad, 1, fk::pool_max, Act, OutBorder, Arch,
+                                 fk::add_shortcut<ShortcutBorder, Relu>>(xin.data(), wp.data(), b.data(), yout.data(),
+                                                                         batch, s.data());
+  std::size_t nan = 0;
+  for (float v : yout) nan += std::isnan(v);
+  CHECK(nan == 0);  // every output written, the border zeroed, the shortcut's border never read
+  std::vector<float> got(want.size());
+  fk::nhwc_to_nchw<Cout, ho, wo, OutBorder>(yout.data(), got.data(), batch);
+  check_close(got, want);
+}
+
 }  // namespace
 
 // The architectures instantiated: the build's default one, and AVX2+FMA / SSE4.2 when the CPU and the
@@ -144,6 +193,14 @@ TEST_CASE_TEMPLATE("conv_stride_bias_relu_pool: stride 2 as ResNets and MobileNe
   check_against_scalar<3, 16, 32, 32, 7, 3, 1, fk::pool_max, fk::act_relu, 1, Arch, 2>(1, 74);    // tiny-Cin stem
   check_against_scalar<3, 16, 29, 29, 3, 1, 2, fk::pool_max, fk::act_relu, 0, Arch, 2>(2, 75);    // stride 2 + pool
   check_against_scalar<16, 32, 9, 9, 3, 0, 2, fk::pool_avg, fk::act_relu, 1, Arch, 2>(1, 76);     // 9 -> 4 -> 2
+}
+
+TEST_CASE_TEMPLATE("conv_stride_bias_relu_pool: a residual block's shortcut added (and ReLU) in the epilogue", Arch,
+                   FUSENET_TEST_ARCHS) {
+  constexpr std::size_t v = xsimd::batch<float, Arch>::size;
+  check_shortcut_add<2 * v, 2 * v, 14, 14, 1, fk::act_none, true, 1, 1, Arch>(2, 301);  // identity, same borders
+  check_shortcut_add<v, 2 * v, 14, 14, 2, fk::act_none, true, 0, 1, Arch>(3, 302);      // projection, stride 2
+  check_shortcut_add<2 * v, 4 * v, 9, 9, 1, fk::act_relu, false, 2, 0, Arch>(1, 303);   // odd map, own ReLU only
 }
 
 TEST_CASE_TEMPLATE("conv_stride_bias_relu_pool: an input border wider than the padding", Arch, FUSENET_TEST_ARCHS) {

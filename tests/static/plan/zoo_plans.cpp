@@ -123,11 +123,26 @@ static_assert(block1::count == 2);
 static_assert(is(block1::records[0], executor::direct_conv, layout::nhwc, 1, layout::nhwc, 1));
 static_assert(is(block1::records[1], executor::direct_conv, layout::nhwc, 1, layout::nhwc, 1));
 static_assert(std::is_void_v<fn::detail::residual_plans<fn::detail::network_plan<resnet, avx512>, 1>::shortcut>);
+// the block's last conv adds the identity shortcut (the block's input, nhwc+1) and applies the ReLU after the
+// residual in its epilogue; the first conv adds nothing
+static_assert(block1::records[1].adds_shortcut && block1::records[1].shortcut_border == 1 &&
+              block1::records[1].relu_after_add && !block1::records[0].adds_shortcut);
+static_assert(fn::detail::residual_plans<fn::detail::network_plan<resnet, avx512>, 1>::fused_add);
 // the stride-2 block: its convs and the 1×1 stride-2 projection all on the direct kernel, on the block's edges
 using down_plans = fn::detail::residual_plans<fn::detail::network_plan<resnet, avx512>, 3>;
 static_assert(is(down_plans::block::records[0], executor::direct_conv, layout::nhwc, 1, layout::nhwc, 1));
 static_assert(is(down_plans::block::records[1], executor::direct_conv, layout::nhwc, 1, layout::nhwc, 0));
 static_assert(is(down_plans::shortcut::records[0], executor::direct_conv, layout::nhwc, 1, layout::nhwc, 0));
+// the projection writes the block's output layout (nhwc, no border: the global pool reads it), which the block's
+// last conv adds
+static_assert(down_plans::fused_add && down_plans::block::records[1].shortcut_border == 0);
+// a block that ends in a depthwise conv adds its shortcut after the block, in a pass of its own
+using dw_end = residual<conv2d<16, 3, padding<1>, bias<false>>, batch_norm, relu, conv2d<16, 3, padding<1>, groups<16>>>;
+using dw_net = fn::sequential<input<3, 8, 8>, conv2d<16, 3, padding<1>>, batch_norm, relu, dw_end, relu, global_avg_pool,
+                              flatten, dense<10>>;
+static_assert(infer<dw_net, avx512>[1].exec == executor::residual && infer<dw_net, avx512>[1].in_layout == layout::nhwc);
+using dw_plans = fn::detail::residual_plans<fn::detail::network_plan<dw_net, avx512>, 1>;
+static_assert(dw_plans::block::records[1].exec == executor::depthwise_conv && !dw_plans::fused_add);
 // training: the residual blocks are layers of their own, with training plans inside; the ReLU after each runs in
 // place; the 3×3 convs of an identity block on the direct kernel, the stride-2 block's on the GEMM
 static_assert(trains(train<resnet, avx512>[0], executor::train_direct_conv, true, 16 * 32 * 32));

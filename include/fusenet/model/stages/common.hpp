@@ -93,6 +93,8 @@ struct infer_buffers {
   float* b = nullptr;
   std::vector<float>* gemm_workspace = nullptr;
   run_context* ctx = nullptr;
+  /// A residual block's shortcut, for the block's last stage when its record adds_shortcut.
+  const float* shortcut = nullptr;
 };
 
 /// Converts an NCHW result of stage S into the bordered NHWC its plan record says the next stage reads.

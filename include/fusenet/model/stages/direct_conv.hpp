@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cassert>
 #include <cstddef>
 #include <type_traits>
 #include <vector>
@@ -31,6 +32,12 @@ class infer_stage<P, S, executor::direct_conv> {
                 "fusenet: plan: the producer of a direct conv writes at least its padding as the border");
   // the border of the image the kernel reads: the producer's, or the padding when this stage converts NCHW
   static constexpr std::size_t in_border = F::rec.in_layout == layout::nhwc ? F::rec.in_border : pad;
+  // a residual block's last conv adds the block's shortcut in its epilogue when the plan says so
+  using shortcut = std::conditional_t<F::rec.adds_shortcut,
+                                      kernels::add_shortcut<F::rec.shortcut_border, F::rec.relu_after_add>,
+                                      kernels::no_shortcut>;
+  static_assert(!F::rec.adds_shortcut || (window == 1 && F::rec.out_layout == layout::nhwc),
+                "fusenet: plan: a conv adds a shortcut only unpooled, into bordered NHWC");
 
  public:
   static constexpr std::size_t gemm_floats = 0;
@@ -44,9 +51,11 @@ class infer_stage<P, S, executor::direct_conv> {
   }
 
   void run(const float* x, float* y, std::size_t n, infer_buffers& buf, state&) const {
+    assert(!F::rec.adds_shortcut || buf.shortcut != nullptr);
     run_nhwc<P, S, pad>(x, y, n, buf, [&](const float* in, float* out, auto border) {
       kernels::conv_stride_bias_relu_pool<stride, in_border, cin, cout, h, w, k, pad, window, pool, act,
-                                          decltype(border)::value>(in, weights_.data(), bias_.data(), out, n);
+                                          decltype(border)::value, xsimd::default_arch, shortcut>(
+          in, weights_.data(), bias_.data(), out, n, buf.shortcut);
     });
   }
 

@@ -28,8 +28,10 @@ struct runner_of<void> {
 };
 
 /// A residual block [+ ReLU]: the block's own execution plan writes the stage's output in the layout the next
-/// stage reads; a projection shortcut's plan writes the same layout into scratch; the add and the ReLU follow in
-/// one pass (kernels/residual_add.hpp), which reads an identity shortcut straight from the stage's input.
+/// stage reads; a projection shortcut's plan writes the same layout into scratch. When the plan fuses the add
+/// (residual_plans::fused_add), the projection runs first and the block's last conv adds the shortcut and applies
+/// the ReLU in its epilogue; otherwise the add and the ReLU follow the block in one pass (kernels/residual_add.hpp).
+/// Either way an identity shortcut is read straight from the stage's input.
 template <class P, std::size_t S>
 class infer_stage<P, S, executor::residual> {
   using F = infer_stage_facts<P, S>;
@@ -60,14 +62,18 @@ class infer_stage<P, S, executor::residual> {
   }
 
   void run(const float* x, float* y, std::size_t n, infer_buffers& buf, state& st) const {
-    block_.run(x, n, y, st.block, st.block_buffers, *buf.ctx);
     const float* s = x;
     if constexpr (projection) {
       if (st.shortcut_out.size() < n * F::rec.out_floats) st.shortcut_out.resize(n * F::rec.out_floats);
       shortcut_.run(x, n, st.shortcut_out.data(), st.shortcut, st.shortcut_buffers, *buf.ctx);
       s = st.shortcut_out.data();
     }
-    kernels::residual_add<c, h, w, out_layout, shortcut_layout, F::st.relu>(y, s, n);
+    if constexpr (plans::fused_add) {
+      block_.run(x, n, y, st.block, st.block_buffers, *buf.ctx, s);
+    } else {
+      block_.run(x, n, y, st.block, st.block_buffers, *buf.ctx);
+      kernels::residual_add<c, h, w, out_layout, shortcut_layout, F::st.relu>(y, s, n);
+    }
   }
 
  private:

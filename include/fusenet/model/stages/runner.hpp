@@ -69,11 +69,13 @@ class plan_runner {
   /// Folds and packs the trained tensors (keys relative to the plan's network) into every stage.
   void load(const tensor_lookup& t, states& st) { load_all(t, st, std::make_index_sequence<count>{}); }
 
-  /// The stages in order from x (the plan's first edge) into y (its last edge), n samples.
-  void run(const float* x, std::size_t n, float* y, states& st, buffers& b, run_context& ctx) const {
+  /// The stages in order from x (the plan's first edge) into y (its last edge), n samples; `shortcut` is what the
+  /// last stage adds when its record adds_shortcut (a residual block's plan).
+  void run(const float* x, std::size_t n, float* y, states& st, buffers& b, run_context& ctx,
+           const float* shortcut = nullptr) const {
     if (n == 0) return;
     b.reserve(n, *ctx.workspace);
-    infer_buffers buf{b.work_a.data(), b.work_b.data(), ctx.workspace, &ctx};
+    infer_buffers buf{b.work_a.data(), b.work_b.data(), ctx.workspace, &ctx, shortcut};
     constexpr auto table = run_table(std::make_index_sequence<count>{});
     const float* cur = x;
     for (std::size_t s = 0; s < count; ++s) {
