@@ -168,6 +168,12 @@ TEST_CASE("plan: describe() in training shows a residual block's inner training 
   CHECK(text.find("relu | layer | nchw -> nchw | in place\n") != std::string::npos);
 }
 
+TEST_CASE("plan: describe() shows a residual block's add fused into the epilogue of its last conv") {
+  const std::string text = fn::describe<resnet, fn::mode::infer, fn::targets::avx512>();
+  INFO(text);
+  CHECK(text.find("+ bn(folded) + shortcut + relu [fused] | direct_conv") != std::string::npos);
+}
+
 TEST_CASE("plan: the inference model's describe() is the plan of this build's target") {
   CHECK(fn::model<reference, fn::mode::infer>::describe() == fn::describe<reference, fn::mode::infer>());
   CHECK(fn::model<mixed, fn::mode::infer>::describe() == fn::describe<mixed, fn::mode::infer>());

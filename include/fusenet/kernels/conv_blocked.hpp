@@ -9,6 +9,8 @@
 //   max: p[o][y][x] = max of a over rows 2y, 2y+1 and columns 2x, 2x+1;  avg: their sum / 4
 //   (nn.MaxPool2d(2) / nn.AvgPool2d(2): floor mode, an odd last row or column is dropped).
 //   A NaN stays NaN through the ReLU and the max, as in torch.relu and nn.MaxPool2d.
+// A residual block's last conv (no pool) may add the block's shortcut s in its epilogue instead:
+//   y = relu(a + s) (or a + s), s bordered NHWC with its own border (Shortcut = add_shortcut<Border, Relu>).
 // Layouts are described in layout.hpp: bordered NHWC activations in and out, packed weights.
 //
 // How it is fast (DESIGN.md "Kernels: what is known to work"): output channels in the vector lanes; a register
@@ -252,7 +254,8 @@ template <class Geo, class Tile, class Pool, class Act, class Shortcut = no_shor
                                     : nullptr;
     for (std::size_t t = 0; t < full; ++t)
       conv_run_tile<Geo, nv, cols, reuse, tile_phase::store, Pool, Act, Shortcut>(
-          ib + t * cols * s * cin, wb, bb, ob + t * cols * cout, nullptr, Shortcut::add ? rb + t * cols * cout : nullptr);
+          ib + t * cols * s * cin, wb, bb, ob + t * cols * cout, nullptr,
+          Shortcut::add ? rb + t * cols * cout : nullptr);
     if constexpr (tail > 0)
       conv_run_tile<Geo, nv, tail, reuse, tile_phase::store, Pool, Act, Shortcut>(
           ib + full * cols * s * cin, wb, bb, ob + full * cols * cout, nullptr,

@@ -137,10 +137,12 @@ static_assert(is(down_plans::shortcut::records[0], executor::direct_conv, layout
 // last conv adds
 static_assert(down_plans::fused_add && down_plans::block::records[1].shortcut_border == 0);
 // a block that ends in a depthwise conv adds its shortcut after the block, in a pass of its own
-using dw_end = residual<conv2d<16, 3, padding<1>, bias<false>>, batch_norm, relu, conv2d<16, 3, padding<1>, groups<16>>>;
-using dw_net = fn::sequential<input<3, 8, 8>, conv2d<16, 3, padding<1>>, batch_norm, relu, dw_end, relu, global_avg_pool,
-                              flatten, dense<10>>;
-static_assert(infer<dw_net, avx512>[1].exec == executor::residual && infer<dw_net, avx512>[1].in_layout == layout::nhwc);
+using dw_end =
+    residual<conv2d<16, 3, padding<1>, bias<false>>, batch_norm, relu, conv2d<16, 3, padding<1>, groups<16>>>;
+using dw_net = fn::sequential<input<3, 8, 8>, conv2d<16, 3, padding<1>>, batch_norm, relu, dw_end, relu,
+                              global_avg_pool, flatten, dense<10>>;
+static_assert(infer<dw_net, avx512>[1].exec == executor::residual &&
+              infer<dw_net, avx512>[1].in_layout == layout::nhwc);
 using dw_plans = fn::detail::residual_plans<fn::detail::network_plan<dw_net, avx512>, 1>;
 static_assert(dw_plans::block::records[1].exec == executor::depthwise_conv && !dw_plans::fused_add);
 // training: the residual blocks are layers of their own, with training plans inside; the ReLU after each runs in
