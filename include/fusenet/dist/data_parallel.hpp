@@ -234,8 +234,13 @@ private:
 };
 
 /// An optimizer whose step() first waits for data_parallel's gradient
-/// allreduces: what fusenet::fit takes in data-parallel training. Not
-/// checkpointable (fit refuses --checkpoint with it).
+/// allreduces: what fusenet::fit takes in data-parallel training. fit's
+/// checkpoints hold the wrapped optimizer's state and only rank 0 writes them
+/// (atomically, as save_checkpoint does); to resume, every process loads the
+/// same checkpoint into its model and the wrapped optimizer (load_checkpoint)
+/// before constructing data_parallel, and passes the progress to fit: the
+/// processes are then in one state, and the shards continue the per-epoch
+/// order where it stopped. Example: examples/fashion_mnist.cpp
 template <class Model, class Optimizer> class synced_optimizer {
 public:
   synced_optimizer(data_parallel<Model> &dp, Optimizer &opt)
@@ -246,6 +251,12 @@ public:
   }
   [[nodiscard]] float lr() const { return opt_->lr(); }
   void set_lr(float lr) { opt_->set_lr(lr); }
+  /// The wrapped optimizer (what a checkpoint holds).
+  [[nodiscard]] Optimizer &inner() { return *opt_; }
+  /// Whether this process writes checkpoints: rank 0 alone.
+  [[nodiscard]] bool writes_checkpoints() const {
+    return dp_->comm().is_root();
+  }
 
 private:
   data_parallel<Model> *dp_;

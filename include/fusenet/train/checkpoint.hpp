@@ -3,6 +3,7 @@
 #pragma once
 
 #include <algorithm>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -92,6 +93,14 @@ inline std::vector<std::size_t> param_shape(std::size_t n) { return {n}; }
 template <class Optimizer>
 concept checkpointable_optimizer = detail::optimizer_type_name<Optimizer>()
 != nullptr;
+
+/// A wrapper around a checkpointable optimizer (dist::synced_optimizer): its checkpoint is the state of
+/// inner(), written by the processes whose writes_checkpoints() is true (one per job) and read by every one.
+template <class Optimizer>
+concept checkpointable_wrapper = requires(Optimizer& o) {
+  { o.writes_checkpoints() } -> std::convertible_to<bool>;
+  requires checkpointable_optimizer<std::remove_cvref_t<decltype(o.inner())>>;
+};
 
 /// Writes model, optimizer state and progress to `path` (atomically: a temporary file, then rename).
 /// Keys: "model.<state_dict key>" for every tensor of the model (as fusenet::save writes them), and the

@@ -281,14 +281,15 @@ inline std::ofstream open_csv_log(const std::string& path, std::size_t done_epoc
 /// interrupt_path) and returns interrupted; the caller reports it and exits (130 / 143 by convention).
 /// Resuming from a checkpoint of the same run (same data order, seed and thread count) gives bit-identical
 /// weights to the uninterrupted run, for networks without dropout (the model's dropout generator is not part
-/// of its public state, so a checkpoint cannot hold it).
+/// of its public state, so a checkpoint cannot hold it). A checkpointable_wrapper optimizer
+/// (dist::synced_optimizer) checkpoints its inner() optimizer, written only where writes_checkpoints().
 /// Requires: the optimizer was built on m's parameters.
 /// Example: examples/fashion_mnist.cpp
 template <class Model, class Optimizer, class Batches>
 requires batch_source<Batches, typename Model::input_tensor, xt::xtensor<std::int64_t, 1>> fit_result
 fit(Model& m, Optimizer& opt, Batches& train, const fit_options& o) {
   using clock = std::chrono::steady_clock;
-  if constexpr (!checkpointable_optimizer<Optimizer>) {
+  if constexpr (!checkpointable_optimizer<Optimizer> && !checkpointable_wrapper<Optimizer>) {
     if (!o.checkpoint_path.empty() || !o.interrupt_path.empty())
       throw std::invalid_argument("fusenet: fit: checkpoints need an adam, adamw or sgd optimizer");
   }
@@ -306,7 +307,10 @@ fit(Model& m, Optimizer& opt, Batches& train, const fit_options& o) {
   detail::signal_guard signals(o.handle_signals);
 
   const auto write_checkpoint = [&](const std::string& path) {
-    if constexpr (checkpointable_optimizer<Optimizer>) save_checkpoint(path, m, opt, p);
+    if constexpr (checkpointable_optimizer<Optimizer>)
+      save_checkpoint(path, m, opt, p);
+    else if constexpr (checkpointable_wrapper<Optimizer>)  // data-parallel: one process writes for all
+      if (opt.writes_checkpoints()) save_checkpoint(path, m, opt.inner(), p);
   };
   const auto interrupted = [&](int signo, std::size_t steps_per_epoch) {
     bar.clear();
