@@ -2,7 +2,10 @@
 """Runs the zoo inference benchmarks of fusenet and of its PyTorch twin in one go, and tabulates the ratios.
 
     python3 bench/compare_zoo.py [--threads 1,2] [--reps 20] [--filter REGEX] [--bench PATH] [--no-openblas]
-                                 [--omp-wait-policy inherit|passive|active] [--no-interleave]
+                                 [--omp-wait-policy inherit|passive|active] [--no-interleave] [--train]
+
+With --train it compares one Adam training step at batch 64 instead (fusenet_bench's train/zoo/NAME against
+bench/torch/train_step.py), for every zoo network but ResNet-18 (224×224 at batch 64 is minutes of steps).
 
 It runs build/bench/fusenet_bench --filter ... and bench/torch/zoo.py (as /usr/bin/python3) one after the other,
 network by network (--no-interleave: all fusenet, then all torch), so that neither steals the other's cores and
@@ -31,6 +34,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OPENBLAS_SUBDIR = os.path.join("usr", "lib", "x86_64-linux-gnu", "openblas-pthread")
 # The zoo, in fusenet_bench's order (bench/zoo/zoo.hpp's registry and bench/torch/zoo.py's NETS).
 NETS = ("reference", "lenet5", "cifar_resnet20", "mobilenet", "vgg", "resnet18")
+TRAIN_NETS = NETS[:-1]  # train/zoo/NAME: batch 64, no ResNet-18
+TRAIN_BATCH = 64
 
 
 def openblas_dir(cache):
@@ -87,7 +92,9 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--threads", default="1,2", help="comma-separated thread counts, for both")
     p.add_argument("--reps", type=int, default=20, help="timed calls per point (median reported)")
-    p.add_argument("--filter", default="infer/zoo", help="regex over the benchmark names, for both")
+    p.add_argument("--filter", default=None, help="regex over the benchmark names, for both (default: infer/zoo, "
+                                                  "or train/zoo with --train)")
+    p.add_argument("--train", action="store_true", help="compare the training step (train/zoo/NAME) instead")
     p.add_argument("--bench", default=os.path.join(ROOT, "build", "bench", "fusenet_bench"))
     p.add_argument("--python", default="/usr/bin/python3", help="the Python that has torch")
     p.add_argument("--cache", default=os.path.join(ROOT, "build", "openblas"), help="where OpenBLAS is unpacked")
@@ -101,10 +108,15 @@ def main():
                    help="run all of fusenet, then all of torch (default: alternate network by network, so that "
                         "both see the same load on a shared machine)")
     a = p.parse_args()
+    if a.filter is None:
+        a.filter = "train/zoo" if a.train else "infer/zoo"
     common = ["--threads", a.threads, "--reps", str(a.reps)]
     pattern = re.compile(a.filter)
     # One fusenet and one torch run per network when interleaving; the anchored filters keep the user's.
-    if a.no_interleave:
+    # Training always runs network by network: train_step.py times one network per run.
+    if a.train:
+        groups = [f"^train/zoo/{n}$" for n in TRAIN_NETS if pattern.search(f"train/zoo/{n}")]
+    elif a.no_interleave:
         groups = [a.filter]
     else:
         groups = [f"^infer/zoo/{n}(/|$)" for n in NETS if pattern.search(f"infer/zoo/{n}")
@@ -129,12 +141,16 @@ def main():
     fusenet_rows, torch_rows, torch_err, fusenet_code, torch_code = [], [], "", 0, 0
     for group in groups:
         # fusenet sees the user's filter and the group's; torch only the group's (it has no /unfused names)
-        f = group if a.no_interleave else f"(?=.*(?:{a.filter}))(?={group})"
+        f = group if a.no_interleave and not a.train else f"(?=.*(?:{a.filter}))(?={group})"
         rows, _, code = run("fusenet", [a.bench, "--filter", f] + common, env)
         fusenet_rows += rows
         fusenet_code = fusenet_code or code
-        rows, err, code = run("torch", [a.python, os.path.join(ROOT, "bench", "torch", "zoo.py"), "--filter", group]
-                              + common, torch_env)
+        if a.train:
+            torch_cmd = [a.python, os.path.join(ROOT, "bench", "torch", "train_step.py"), "--net",
+                         group.split("/")[2].rstrip("$"), "--batch", str(TRAIN_BATCH)]
+        else:
+            torch_cmd = [a.python, os.path.join(ROOT, "bench", "torch", "zoo.py"), "--filter", group]
+        rows, err, code = run("torch", torch_cmd + common, torch_env)
         torch_rows += rows
         torch_err += err
         torch_code = torch_code or code
@@ -167,7 +183,7 @@ def main():
         unfused = f"{u['ms']:.3f}" if u else dash
         if t:
             print(f"| {net} | {r['batch']} | {r['threads']} | {r['ms']:.3f} ({r['ms_min']:.3f}) | {unfused} | "
-                  f"{t['ms']:.3f} ({t['ms_min']:.3f}) {t['variant']} | {t['ms'] / r['ms']:.2f} | "
+                  f"{t['ms']:.3f} ({t['ms_min']:.3f}) {t.get('variant', 'train')} | {t['ms'] / r['ms']:.2f} | "
                   f"{t['ms_min'] / r['ms_min']:.2f} |")
         else:
             print(f"| {net} | {r['batch']} | {r['threads']} | {r['ms']:.3f} ({r['ms_min']:.3f}) | {unfused} | "
@@ -175,7 +191,7 @@ def main():
     for r in torch_rows:
         if "ms" in r and not any(key(f) == key(r) for f in fusenet_rows):
             print(f"| {r['name'].split('/')[2]} | {r['batch']} | {r['threads']} | {dash} | {dash} | "
-                  f"{r['ms']:.3f} ({r['ms_min']:.3f}) {r['variant']} | {dash} | {dash} |")
+                  f"{r['ms']:.3f} ({r['ms_min']:.3f}) {r.get('variant', 'train')} | {dash} | {dash} |")
     for r in fusenet_rows:
         if "error" in r:
             print(f"\nfusenet error: {r['name']}: {r['error']}")

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: MIT
-"""PyTorch's training step of a bench/torch/zoo.py network, for a side-by-side run with fusenet_bench's train/NAME.
+"""PyTorch's training step of a bench/torch/zoo.py network, beside fusenet_bench's train/zoo/NAME.
 
 One step is forward in train mode, cross-entropy, zero_grad, backward and an Adam update (lr 1e-3), as
-fusenet_bench's train/reference times it. Prints one JSON line per thread count with fusenet_bench's keys (name,
+fusenet_bench's train/zoo/NAME times it. Prints one JSON line per thread count with fusenet_bench's keys (name,
 batch, threads, ms = median, ms_min, ms_max) plus "impl": "torch".
 
     LD_LIBRARY_PATH=<openblas-pthread folder> /usr/bin/python3 bench/torch/train_step.py [--net reference]
@@ -59,7 +59,7 @@ def main():
             t0 = time.perf_counter()
             step()
             ms.append((time.perf_counter() - t0) * 1e3)
-        print(json.dumps({"name": f"train/{a.net}", "batch": a.batch, "threads": t, "ms": round(statistics.median(ms), 4),
+        print(json.dumps({"name": f"train/zoo/{a.net}", "batch": a.batch, "threads": t, "ms": round(statistics.median(ms), 4),
                           "ms_min": round(min(ms), 4), "ms_max": round(max(ms), 4), "impl": "torch"}), flush=True)
 
 

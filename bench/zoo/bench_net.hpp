@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <fusenet/fusenet.hpp>
 #include <initializer_list>
@@ -16,19 +17,23 @@
 namespace fusenet::zoo {
 
 /// Times model<Net, mode::infer>::forward(x, n, y) as "infer/zoo/NAME" and the trainer's eval_forward as
-/// "infer/zoo/NAME/unfused", at each batch size and thread count the context asks for. Before timing, checks
-/// once that the inference output is finite and prints (to stderr) how far it is from eval_forward's.
+/// "infer/zoo/NAME/unfused", at each batch size and thread count the context asks for, and one Adam training step
+/// (forward in train mode, cross-entropy, zero_grad, backward, step) as "train/zoo/NAME" at `train_batch` (0: none),
+/// as bench/torch/train_step.py times PyTorch's. Before timing inference, checks once that its output is finite and
+/// prints (to stderr) how far it is from eval_forward's.
 template <class Net>
-bool bench_net(const bench_context& c, const std::string& net_name, std::initializer_list<std::size_t> batches) {
-  const std::string name = "infer/zoo/" + net_name, unfused = name + "/unfused";
-  if (!c.wanted(name) && !c.wanted(unfused)) return true;
+bool bench_net(const bench_context& c, const std::string& net_name, std::initializer_list<std::size_t> batches,
+               std::size_t train_batch = 0) {
+  const std::string name = "infer/zoo/" + net_name, unfused = name + "/unfused", train = "train/zoo/" + net_name;
+  const bool train_wanted = train_batch > 0 && c.wanted(train);
+  if (!c.wanted(name) && !c.wanted(unfused) && !train_wanted) return true;
   constexpr std::size_t in_size = Net::input_shape.size(), out_size = Net::output_dims.size();
   constexpr double flops_per_sample = 2.0 * static_cast<double>(mac_count<Net>);
   using train_model = model<Net, mode::train>;
   using infer_model = model<Net, mode::infer>;
 
   // Standard-normal images, as a data loader's normalised input; the same for every batch size.
-  const std::size_t most = std::max(batches);
+  const std::size_t most = std::max(std::max(batches), train_batch);
   std::vector<float> x(most * in_size);
   std::mt19937 rng(7);
   std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -41,6 +46,25 @@ bool bench_net(const bench_context& c, const std::string& net_name, std::initial
     return t;
   };
 
+  if (train_wanted) {
+    const auto xt = as_tensor(train_batch);
+    xt::xtensor<std::int64_t, 1> labels = xt::xtensor<std::int64_t, 1>::from_shape({train_batch});
+    for (std::size_t i = 0; i < train_batch; ++i) labels(i) = static_cast<std::int64_t>((i * 7) % out_size);
+    for (int t : c.threads) {
+      c.set_threads(t);
+      train_model m{1};
+      adam opt{m, {.lr = 1e-3f}};
+      // A train step is about three forward passes of work (forward, input and weight gradients).
+      c.report(train, train_batch, t, 3.0 * flops_per_sample * static_cast<double>(train_batch), [&] {
+        auto logits = m.forward(xt);
+        auto [loss, d] = cross_entropy(logits, labels);
+        m.zero_grad();
+        m.backward(d);
+        opt.step();
+      });
+    }
+  }
+  if (!c.wanted(name) && !c.wanted(unfused)) return true;
   train_model trained{42};
   {
     // Calibration: train-mode forwards move the BN running statistics towards the data's, as training would.

@@ -5,6 +5,6 @@
 
 namespace fusenet::zoo {
 
-bool bench_cifar_resnet20(const bench_context& c) { return bench_net<cifar_resnet20>(c, "cifar_resnet20", {1, 64}); }
+bool bench_cifar_resnet20(const bench_context& c) { return bench_net<cifar_resnet20>(c, "cifar_resnet20", {1, 64}, 64); }
 
 }  // namespace fusenet::zoo

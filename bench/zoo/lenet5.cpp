@@ -5,6 +5,6 @@
 
 namespace fusenet::zoo {
 
-bool bench_lenet5(const bench_context& c) { return bench_net<lenet5>(c, "lenet5", {1, 64}); }
+bool bench_lenet5(const bench_context& c) { return bench_net<lenet5>(c, "lenet5", {1, 64}, 64); }
 
 }  // namespace fusenet::zoo

@@ -5,6 +5,6 @@
 
 namespace fusenet::zoo {
 
-bool bench_mobilenet(const bench_context& c) { return bench_net<mobilenet>(c, "mobilenet", {1, 64}); }
+bool bench_mobilenet(const bench_context& c) { return bench_net<mobilenet>(c, "mobilenet", {1, 64}, 64); }
 
 }  // namespace fusenet::zoo

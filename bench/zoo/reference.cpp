@@ -5,6 +5,6 @@
 
 namespace fusenet::zoo {
 
-bool bench_reference(const bench_context& c) { return bench_net<reference>(c, "reference", {1, 64}); }
+bool bench_reference(const bench_context& c) { return bench_net<reference>(c, "reference", {1, 64}, 64); }
 
 }  // namespace fusenet::zoo

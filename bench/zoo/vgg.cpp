@@ -5,6 +5,6 @@
 
 namespace fusenet::zoo {
 
-bool bench_vgg(const bench_context& c) { return bench_net<vgg>(c, "vgg", {1, 64}); }
+bool bench_vgg(const bench_context& c) { return bench_net<vgg>(c, "vgg", {1, 64}, 64); }
 
 }  // namespace fusenet::zoo
