@@ -5,7 +5,8 @@
 
 // The computation, for output channel o and output pixel (y, x) (nn.Conv2d(Cin, Cout, 1, stride=S)):
 //   out[o][y][x] = bias[o] + Σ_i w[o][i] · in[i][S·y][S·x],   Ho = (H − 1) / S + 1 (likewise Wo),
-// then relu (NaN kept, as torch.relu) or nothing.
+// then relu (NaN kept, as torch.relu) or nothing; as a residual block's last conv it may add the block's shortcut s
+// after that (Shortcut = add_shortcut<Border, Relu>: y = relu(a + s) or a + s, s bordered NHWC with its own border).
 //
 // How it is fast: a 1×1 convolution is a GEMM of the batch's pixels (rows) by the weights. The direct kernel tiles
 // pixels of one output row, so on the small maps of a network's last stages (4×4, 8×8) its tile is a row wide
@@ -72,11 +73,12 @@ struct pointwise_inputs<Pixels, false> {
 };
 
 /// Runs one tile over all Cin input channels for the Vectors · V output channels whose packed weights start at
-/// `w`: accumulators start at the bias, ReLU (if Relu) before the store, and only the first `count` pixels are
-/// stored, at out[p].
-template <class Vec, std::size_t Cin, std::size_t Vectors, std::size_t Pixels, bool Relu, class Inputs>
+/// `w`: accumulators start at the bias, ReLU (if Relu) before the store, then the shortcut's value at res[p]
+/// (Shortcut::add), and only the first `count` pixels are stored, at out[p].
+template <class Vec, std::size_t Cin, std::size_t Vectors, std::size_t Pixels, bool Relu, class Shortcut,
+          class Inputs>
 [[gnu::always_inline]] inline void pointwise_run_tile(const Inputs& in, const float* w, const float* bias,
-                                                      float* const* out, std::size_t count) {
+                                                      float* const* out, const float* const* res, std::size_t count) {
   constexpr std::size_t v = Vec::size, w_block = Cin * v;
   Vec acc[Pixels][Vectors];
 #pragma GCC unroll 8
@@ -104,6 +106,10 @@ template <class Vec, std::size_t Cin, std::size_t Vectors, std::size_t Pixels, b
     for (std::size_t q = 0; q < Vectors; ++q) {
       Vec a = acc[p][q];
       if constexpr (Relu) a = relu_keep_nan(a);
+      if constexpr (Shortcut::add) {
+        a = a + Vec::load_unaligned(res[p] + q * v);
+        if constexpr (Shortcut::relu) a = relu_keep_nan(a);
+      }
       a.store_unaligned(out[p] + q * v);
     }
   }
@@ -116,10 +122,13 @@ template <class Vec, std::size_t Cin, std::size_t Vectors, std::size_t Pixels, b
 /// `packed_w` comes from pack_conv_weights<Cin, Cout, 1, Arch> and is aligned to V floats; `bias` has Cout floats;
 /// `out` holds batch · nhwc_image_size<Cout, Ho, Wo, OutBorder> floats, Ho = (H − 1) / Stride + 1 (likewise Wo).
 /// Ensures: `out` is bordered NHWC with a zero border of OutBorder pixels, ready for the next stage.
+/// With Shortcut = add_shortcut<B, Relu>, `shortcut` holds n images of bordered NHWC Cout×Ho×Wo with a zero border
+/// of B pixels, added after the activation (then ReLU when Relu): a residual block's last conv.
 template <class Tile, std::size_t Stride, std::size_t InBorder, std::size_t Cin, std::size_t Cout, std::size_t H,
-          std::size_t W, class Act, std::size_t OutBorder, class Arch = xsimd::default_arch>
+          std::size_t W, class Act, std::size_t OutBorder, class Arch = xsimd::default_arch,
+          class Shortcut = no_shortcut>
 inline void pointwise_conv_bias_relu_tiled(const float* in, const float* packed_w, const float* bias, float* out,
-                                           std::size_t batch) {
+                                           std::size_t batch, const float* shortcut = nullptr) {
   using geo = detail::conv_geometry<Cin, Cout, H, W, 1, 0, 1, OutBorder, Arch, Stride, InBorder>;
   using vec = typename geo::vec;
   constexpr std::size_t v = geo::v, nv = Tile::vectors, np = Tile::pixels;
@@ -135,6 +144,7 @@ inline void pointwise_conv_bias_relu_tiled(const float* in, const float* packed_
   static_assert(std::is_same_v<Act, act_relu> || std::is_same_v<Act, act_none>,
                 "fusenet: pointwise conv kernel: Act must be act_relu or act_none");
   assert(reinterpret_cast<std::uintptr_t>(packed_w) % (v * sizeof(float)) == 0);
+  assert(!Shortcut::add || shortcut != nullptr);
   constexpr bool relu = std::is_same_v<Act, act_relu>;
   // A borderless stride-1 input is one dense [pixels][Cin] matrix over the whole batch.
   constexpr bool dense = InBorder == 0 && Stride == 1;
@@ -153,6 +163,11 @@ inline void pointwise_conv_bias_relu_tiled(const float* in, const float* packed_
   const auto output_at = [out](std::size_t g) {
     const std::size_t n = g / image_pixels, r = g % image_pixels, y = r / geo::wo, x = r % geo::wo;
     return out + n * geo::out_image + (OutBorder + y) * geo::out_row + (OutBorder + x) * Cout;
+  };
+  constexpr std::size_t sb = Shortcut::border, s_row = (geo::wo + 2 * sb) * Cout, s_image = (geo::ho + 2 * sb) * s_row;
+  const auto shortcut_at = [shortcut](std::size_t g) {
+    const std::size_t n = g / image_pixels, r = g % image_pixels, y = r / geo::wo, x = r % geo::wo;
+    return shortcut + n * s_image + (sb + y) * s_row + (sb + x) * Cout;
   };
 #ifdef _OPENMP
 #pragma omp parallel if (work > 1)
@@ -178,17 +193,21 @@ inline void pointwise_conv_bias_relu_tiled(const float* in, const float* packed_
       for (std::size_t g = chunk * chunk_pixels; g < end; g += np) {
         const std::size_t count = std::min(np, end - g);
         float* o[np];
-        for (std::size_t p = 0; p < np; ++p) o[p] = output_at(g + std::min(p, count - 1)) + first_vector * v;
+        const float* s[Shortcut::add ? np : 1] = {};
+        for (std::size_t p = 0; p < np; ++p) {
+          o[p] = output_at(g + std::min(p, count - 1)) + first_vector * v;
+          if constexpr (Shortcut::add) s[p] = shortcut_at(g + std::min(p, count - 1)) + first_vector * v;
+        }
         if constexpr (dense) {
           if (count == np) {
-            detail::pointwise_run_tile<vec, Cin, nv, np, relu>(detail::pointwise_inputs<np, true>{input_at(g)}, w,
-                                                               b, o, count);
+            detail::pointwise_run_tile<vec, Cin, nv, np, relu, Shortcut>(
+                detail::pointwise_inputs<np, true>{input_at(g)}, w, b, o, s, count);
             continue;
           }
         }
         detail::pointwise_inputs<np, false> ins;
         for (std::size_t p = 0; p < np; ++p) ins.pixel[p] = input_at(g + std::min(p, count - 1));
-        detail::pointwise_run_tile<vec, Cin, nv, np, relu>(ins, w, b, o, count);
+        detail::pointwise_run_tile<vec, Cin, nv, np, relu, Shortcut>(ins, w, b, o, s, count);
       }
     }
   }
@@ -196,11 +215,11 @@ inline void pointwise_conv_bias_relu_tiled(const float* in, const float* packed_
 
 /// pointwise_conv_bias_relu_tiled with the default tile. Requires / Ensures: as there.
 template <std::size_t Stride, std::size_t InBorder, std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W,
-          class Act, std::size_t OutBorder, class Arch = xsimd::default_arch>
+          class Act, std::size_t OutBorder, class Arch = xsimd::default_arch, class Shortcut = no_shortcut>
 inline void pointwise_conv_bias_relu(const float* in, const float* packed_w, const float* bias, float* out,
-                                     std::size_t batch) {
+                                     std::size_t batch, const float* shortcut = nullptr) {
   pointwise_conv_bias_relu_tiled<default_pointwise_tile<Cout, Arch>, Stride, InBorder, Cin, Cout, H, W, Act, OutBorder,
-                                 Arch>(in, packed_w, bias, out, batch);
+                                 Arch, Shortcut>(in, packed_w, bias, out, batch, shortcut);
 }
 
 }  // namespace fusenet::kernels

@@ -114,12 +114,12 @@ constexpr bool writes_nhwc(executor e) { return reads_nhwc(e) || e == executor::
 /// What an executor writes without converting: the NHWC kernels NHWC, the others NCHW.
 constexpr layout native_output(executor e) { return writes_nhwc(e) ? layout::nhwc : layout::nchw; }
 
-/// A residual block's add (+ ReLU) runs in the epilogue of the block's last stage when that stage is a direct conv
-/// without a pool writing bordered NHWC and the shortcut lies in bordered NHWC too: one pass over the block's
-/// output instead of two. Otherwise the residual stage adds it after the block (kernels/residual_add.hpp).
+/// A residual block's add (+ ReLU) runs in the epilogue of the block's last stage when that stage is a direct or
+/// pointwise conv without a pool writing bordered NHWC and the shortcut lies in bordered NHWC too: one pass over
+/// the block's output instead of two. Otherwise the residual stage adds it after the block (kernels/residual_add.hpp).
 constexpr bool fusable_shortcut_add(const stage_record& last, edge shortcut) {
-  return last.exec == executor::direct_conv && last.st.pool == stage_pool::none && last.out_layout == layout::nhwc &&
-         shortcut.lo == layout::nhwc;
+  return (last.exec == executor::direct_conv || last.exec == executor::pointwise_conv) &&
+         last.st.pool == stage_pool::none && last.out_layout == layout::nhwc && shortcut.lo == layout::nhwc;
 }
 
 constexpr std::size_t floats_in(layout lo, dims d, std::size_t border) {

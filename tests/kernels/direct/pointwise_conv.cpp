@@ -81,6 +81,15 @@ struct problem {
     return y;
   }
 
+  // Runs the kernel (default tile) adding `shortcut` (bordered NHWC, border SB) after Act, then ReLU when Relu.
+  template <class Act, class Arch, std::size_t SB, bool Relu>
+  fk::aligned_vector<float> run_with_shortcut(const fk::aligned_vector<float>& shortcut) {
+    fk::aligned_vector<float> y(n * out_image, std::numeric_limits<float>::quiet_NaN());
+    fk::pointwise_conv_bias_relu<Stride, InBorder, Cin, Cout, H, W, Act, OutBorder, Arch, fk::add_shortcut<SB, Relu>>(
+        xin.data(), wp.data(), b.data(), y.data(), n, shortcut.data());
+    return y;
+  }
+
   template <class Act, class Arch>
   fk::aligned_vector<float> run_default() {
     return run<fk::default_pointwise_tile<Cout, Arch>, Act, Arch>();
@@ -155,6 +164,41 @@ TEST_CASE_TEMPLATE("pointwise: bordered inputs and stride 2 (a projection shortc
   check_against_scalar<16, 2 * v, 15, 15, 2, 1, fk::act_relu, 1, Arch>(2, 22);  // odd map
   check_against_scalar<8, v, 9, 9, 1, 2, fk::act_relu, 1, Arch>(3, 23);         // bordered, stride 1
   check_against_scalar<8, 4 * v, 9, 7, 3, 0, fk::act_none, 0, Arch>(2, 24);     // stride 3, no border
+}
+
+// A residual block's last 1×1 conv: y = relu(act(conv + b) + s), s in bordered NHWC with a border of its own that
+// holds NaN (never read); the oracle is the scalar conv plus s.
+template <std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, class Act, bool Relu, std::size_t SB,
+          std::size_t OutBorder, class Arch>
+void check_shortcut_add(std::size_t n, unsigned seed) {
+  problem<Cin, Cout, H, W, 1, 0, OutBorder> p(n, seed);
+  p.template prepare<Arch>();
+  const auto sc = random_vector(n * Cout * H * W, -1.0f, 1.0f, seed + 7);
+  constexpr std::size_t s_image = fk::nhwc_image_size<Cout, H, W, SB>, sw = W + 2 * SB;
+  fk::aligned_vector<float> s(n * s_image);
+  fk::nchw_to_nhwc<Cout, H, W, SB>(sc.data(), s.data(), n);
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t y = 0; y < H + 2 * SB; ++y)
+      for (std::size_t x = 0; x < sw; ++x)
+        if (y < SB || y >= SB + H || x < SB || x >= SB + W)
+          for (std::size_t c = 0; c < Cout; ++c)
+            s[i * s_image + (y * sw + x) * Cout + c] = std::numeric_limits<float>::quiet_NaN();
+  auto want = reference<Cin, Cout, H, W, 1, Act>(p.x, p.w, p.b, n);
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    want[i] += static_cast<double>(sc[i]);
+    if (Relu) want[i] = fk::scalar::relu(want[i]);
+  }
+  const auto y = p.template run_with_shortcut<Act, Arch, SB, Relu>(s);
+  CHECK(p.nonzero_border(y) == 0);
+  check_close(p.to_nchw(y), want);
+}
+
+TEST_CASE_TEMPLATE("pointwise: a residual block's shortcut added (and ReLU) in the epilogue", Arch,
+                   FUSENET_TEST_ARCHS) {
+  constexpr std::size_t v = xsimd::batch<float, Arch>::size;
+  check_shortcut_add<32, 4 * v, 5, 5, fk::act_none, true, 0, 0, Arch>(3, 81);   // bottleneck: identity, ReLU after
+  check_shortcut_add<16, v, 7, 6, fk::act_none, false, 1, 1, Arch>(2, 82);      // inverted residual: no ReLU
+  check_shortcut_add<24, 2 * v, 4, 4, fk::act_relu, false, 2, 0, Arch>(1, 83);  // own ReLU, wider shortcut border
 }
 
 TEST_CASE_TEMPLATE("pointwise: explicit tiles give bit-identical results", Arch, FUSENET_TEST_ARCHS) {

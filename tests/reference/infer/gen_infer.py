@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-# Writes the PyTorch fixtures for tests/reference/infer/infer_model.cpp: a small ResNet-style and a small
-# MobileNet-style network built identically in fusenet (tests/reference/infer/infer_model.cpp) and torch.nn,
+# Writes the PyTorch fixtures for tests/reference/infer/infer_model.cpp: a small ResNet-style, a small
+# MobileNet-style, a narrow and a bottleneck network built identically in fusenet (tests/reference/infer/infer_model.cpp) and torch.nn,
 # with random weights and BatchNorm running statistics / affine parameters away from 0 and 1, so that folding
 # them into the convolutions is exercised; the eval-mode output of a fixed input is the oracle.
 # Run with the system Python that has torch:  /usr/bin/python3 tests/reference/infer/gen_infer.py
@@ -62,6 +62,26 @@ def narrow_small():
         nn.Flatten(), nn.Linear(16 * 4 * 4, 10))
 
 
+def bottleneck_small():
+    # fusenet: input<3,16,16>, conv2d<16,3,padding<1>,bias<false>>, batch_norm, relu,
+    # residual<conv2d<64,1,bias<false>>, batch_norm, relu, conv2d<64,3,padding<1>,groups<64>,bias<false>>, batch_norm,
+    #          relu, conv2d<16,1,bias<false>>, batch_norm>                  (MobileNet-v2's inverted residual)
+    # residual<conv2d<16,1,bias<false>>, batch_norm, relu, conv2d<16,3,padding<1>,bias<false>>, batch_norm, relu,
+    #          conv2d<32,1,bias<false>>, batch_norm, shortcut<conv2d<32,1,bias<false>>, batch_norm>>, relu
+    #                                                                       (ResNet-50's bottleneck, 1×1 projection)
+    # global_avg_pool, flatten, dense<10>: both blocks end in a 1×1 conv that adds the shortcut in its epilogue
+    return nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+        Residual([nn.Conv2d(16, 64, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+                  nn.Conv2d(64, 64, 3, padding=1, groups=64, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
+                  nn.Conv2d(64, 16, 1, bias=False), nn.BatchNorm2d(16)]),
+        Residual([nn.Conv2d(16, 16, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+                  nn.Conv2d(16, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+                  nn.Conv2d(16, 32, 1, bias=False), nn.BatchNorm2d(32)],
+                 shortcut=[nn.Conv2d(16, 32, 1, bias=False), nn.BatchNorm2d(32)]),
+        nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10))
+
+
 def randomise(net, gen):
     """PyTorch's default init for weights; BatchNorm statistics and affine parameters drawn away from 0 / 1."""
     for m in net.modules():
@@ -95,3 +115,4 @@ if __name__ == "__main__":
     write("resnet_small", resnet_small(), 61)
     write("mobilenet_small", mobilenet_small(), 62)
     write("narrow_small", narrow_small(), 63, size=32)
+    write("bottleneck_small", bottleneck_small(), 64)

@@ -41,6 +41,16 @@ using narrow_small =
                    conv2d<5, 3, stride<2>, padding<1>>, relu, conv2d<16, 3, padding<1>>, batch_norm, relu,
                    max_pool<2>, flatten, dense<10>>;
 
+// MobileNet-v2's inverted residual (identity shortcut, no ReLU after the add) and ResNet-50's bottleneck (a
+// stride-1 1×1 projection): both blocks end in a 1×1 conv on the pointwise kernel, which adds the shortcut.
+using bottleneck_small = fn::sequential<
+    input<3, 16, 16>, conv2d<16, 3, padding<1>, bias<false>>, batch_norm, relu,
+    residual<conv2d<64, 1, bias<false>>, batch_norm, relu, conv2d<64, 3, padding<1>, groups<64>, bias<false>>,
+             batch_norm, relu, conv2d<16, 1, bias<false>>, batch_norm>,
+    residual<conv2d<16, 1, bias<false>>, batch_norm, relu, conv2d<16, 3, padding<1>, bias<false>>, batch_norm, relu,
+             conv2d<32, 1, bias<false>>, batch_norm, shortcut<conv2d<32, 1, bias<false>>, batch_norm>>,
+    relu, global_avg_pool, flatten, dense<10>>;
+
 // |fusenet − torch| ≤ 1e-5·|torch| + 1e-5·max|torch|: float32 against the float64 oracle, with folded BN.
 template <class Net>
 void check_against_torch(const std::string& name) {
@@ -78,4 +88,16 @@ TEST_CASE("reference infer: narrow convolutions (pixel-lane kernel) from PyTorch
   static_assert(fn::execution_plan<narrow_small, fn::mode::infer>[0].out_layout == fn::layout::nchw);
   static_assert(fn::execution_plan<narrow_small, fn::mode::infer>[1].out_layout == fn::layout::nhwc);
   check_against_torch<narrow_small>("narrow_small");
+}
+
+TEST_CASE("reference infer: inverted-residual and bottleneck blocks from PyTorch's state_dict equal torch's output") {
+  // with 16 lanes (AVX-512) both blocks' last 1x1 convs run on the pointwise kernel and add the shortcut there
+  using plans1 = fn::detail::residual_plans<fn::detail::network_plan<bottleneck_small, fn::targets::avx512>, 1>;
+  using plans2 = fn::detail::residual_plans<fn::detail::network_plan<bottleneck_small, fn::targets::avx512>, 2>;
+  static_assert(plans1::block::records[2].exec == fn::executor::pointwise_conv && plans1::fused_add);
+  static_assert(!plans1::block::records[2].relu_after_add);
+  static_assert(plans2::block::records[2].exec == fn::executor::pointwise_conv && plans2::fused_add);
+  static_assert(plans2::shortcut::records[0].exec == fn::executor::pointwise_conv);
+  static_assert(plans2::block::records[2].relu_after_add);
+  check_against_torch<bottleneck_small>("bottleneck_small");
 }

@@ -3,6 +3,7 @@
 // (kernels/pointwise_conv.hpp).
 #pragma once
 
+#include <cassert>
 #include <cstddef>
 #include <type_traits>
 #include <vector>
@@ -28,6 +29,12 @@ class infer_stage<P, S, executor::pointwise_conv> {
   static_assert(F::rec.in_layout == layout::nhwc || S == 0, "fusenet: plan: a pointwise conv reads bordered NHWC");
   // the border of the image the kernel reads: the producer's, or none when this stage converts NCHW
   static constexpr std::size_t in_border = F::rec.in_layout == layout::nhwc ? F::rec.in_border : 0;
+  // a residual block's last conv adds the block's shortcut in its epilogue when the plan says so
+  using shortcut = std::conditional_t<F::rec.adds_shortcut,
+                                      kernels::add_shortcut<F::rec.shortcut_border, F::rec.relu_after_add>,
+                                      kernels::no_shortcut>;
+  static_assert(!F::rec.adds_shortcut || F::rec.out_layout == layout::nhwc,
+                "fusenet: plan: a conv adds a shortcut only into bordered NHWC");
 
  public:
   static constexpr std::size_t gemm_floats = 0;
@@ -41,9 +48,11 @@ class infer_stage<P, S, executor::pointwise_conv> {
   }
 
   void run(const float* x, float* y, std::size_t n, infer_buffers& buf, state&) const {
+    assert(!F::rec.adds_shortcut || buf.shortcut != nullptr);
     run_nhwc<P, S, 0>(x, y, n, buf, [&](const float* in, float* out, auto border) {
-      kernels::pointwise_conv_bias_relu<stride, in_border, cin, cout, h, w, act, decltype(border)::value>(
-          in, weights_.data(), bias_.data(), out, n);
+      kernels::pointwise_conv_bias_relu<stride, in_border, cin, cout, h, w, act, decltype(border)::value,
+                                        xsimd::default_arch, shortcut>(in, weights_.data(), bias_.data(), out, n,
+                                                                       buf.shortcut);
     });
   }
 
