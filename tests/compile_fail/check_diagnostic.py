@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Runs a compiler on a compile_fail case and checks the diagnostic: the compile must fail, stderr must
 # contain every "// expect: <text>" of the file's leading comment, and exactly one "error:" line may appear
-# (STYLE.md §1.3: one mistake, one error).
+# (STYLE.md §1.3: one mistake, one error); and no non-ASCII text in it, which clang prints as octal escapes.
 #
 # Usage: check_diagnostic.py CASE.cpp COMPILER [FLAGS...]     (CASE.cpp is appended to the command)
 #        check_diagnostic.py CASE.cpp --via WRAPPER.cpp COMPILER [FLAGS...]
@@ -62,6 +62,11 @@ def main(argv):
     errors = [line for line in stderr.splitlines() if re.search(r"\berror:", line)]
     if len(errors) != 1:
         problems.append(f"expected exactly one 'error:' line, got {len(errors)}")
+    # clang prints non-ASCII bytes of a static_assert message as octal escapes (the x sign as \303\227), so
+    # compiler-facing text is ASCII: "16x4x4", not "16×4×4".
+    escaped = re.search(r"(\\[0-7]{3}){2,}", stderr)
+    if escaped:
+        problems.append(f"the message holds non-ASCII text, printed as {escaped.group(0)}; write ASCII (x, not ×)")
     if problems:
         print(f"FAIL {source} with {compiler_name}:", file=sys.stderr)
         for p in problems:

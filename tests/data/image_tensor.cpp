@@ -38,8 +38,9 @@ TEST_CASE("grey to RGB repeats the value; RGB to grey uses Pillow's integer luma
 TEST_CASE("centre crop: torchvision's offsets (round half to even) and zero padding when smaller") {
   // A 1-row grey image with value = column index; crop width 3 from widths 4, 5, 6, 8 takes offsets
   // round(0.5) = 0, 1, round(1.5) = 2, round(2.5) = 2.
-  for (const auto& [width, offset] : std::vector<std::pair<std::size_t, std::size_t>>{{4, 0}, {5, 1}, {6, 2}, {8, 2}}) {
-    CAPTURE(width);
+  for (const auto& c : std::vector<std::pair<std::size_t, std::size_t>>{{4, 0}, {5, 1}, {6, 2}, {8, 2}}) {
+    const auto& [width, offset] = c;
+    CAPTURE(c.first);  // not width: clang 14 cannot capture a structured binding (CAPTURE is a lambda)
     std::vector<std::uint8_t> row(width);
     for (std::size_t x = 0; x < width; ++x) row[x] = static_cast<std::uint8_t>(x);
     const auto out = run(make(width, 1, 1, row), {1, 1, 3, data::fit::center_crop});

@@ -71,8 +71,9 @@ TEST_CASE("round trip keeps names, dtypes, shapes, bytes and metadata; header pa
 
   const auto g = io::read_safetensors(path);
   REQUIRE(g.tensors.size() == f.tensors.size());
-  for (const auto& [key, t] : f.tensors) {
-    CAPTURE(key);
+  for (const auto& entry : f.tensors) {  // not [key, t]: clang 14 cannot capture bindings (CAPTURE is a lambda)
+    const auto& [key, t] = entry;
+    CAPTURE(entry.first);
     REQUIRE(g.tensors.count(key) == 1);
     const auto& u = g.tensors.at(key);
     CHECK(u.dtype == t.dtype);

@@ -38,7 +38,9 @@ const bn_case cases[] = {
 
 TEST_CASE("batch_norm_train_forward and update_running match the scalar twin") {
   std::mt19937 rng(5);
-  for (const auto& [g, offset] : cases) {
+  for (const bn_case& c : cases) {  // not [g, offset]: clang 14 cannot capture bindings (CAPTURE is a lambda)
+    const auto& g = c.g;
+    const float offset = c.offset;
     CAPTURE(g.batch);
     CAPTURE(g.channels);
     CAPTURE(g.spatial);
@@ -69,7 +71,9 @@ TEST_CASE("batch_norm_train_forward and update_running match the scalar twin") {
 
 TEST_CASE("batch_norm_eval_forward matches the scalar twin") {
   std::mt19937 rng(6);
-  for (const auto& [g, offset] : cases) {
+  for (const bn_case& c : cases) {  // not [g, offset]: clang 14 cannot capture bindings (CAPTURE is a lambda)
+    const auto& g = c.g;
+    const float offset = c.offset;
     CAPTURE(g.channels);
     CAPTURE(g.spatial);
     const std::size_t size = g.batch * g.channels * g.spatial;
@@ -86,7 +90,9 @@ TEST_CASE("batch_norm_eval_forward matches the scalar twin") {
 
 TEST_CASE("batch_norm_backward matches the scalar twin: dx overwritten, dgamma and dbeta accumulated") {
   std::mt19937 rng(7);
-  for (const auto& [g, offset] : cases) {
+  for (const bn_case& c : cases) {  // not [g, offset]: clang 14 cannot capture bindings (CAPTURE is a lambda)
+    const auto& g = c.g;
+    const float offset = c.offset;
     CAPTURE(g.batch);
     CAPTURE(g.channels);
     CAPTURE(g.spatial);

@@ -36,7 +36,7 @@ using dilated_b = one<input<8, 20, 20>, conv2d<16, 5, stride<3>, dilation<2>, pa
 static_assert(fn::output_shape<dilated_a> == fn::shape<16, 6, 6>{});
 static_assert(fn::output_shape<dilated_b> == fn::shape<16, 6, 6>{});
 static_assert(fn::param_count<dilated_a> == 3'216 && fn::mac_count<dilated_a> == 115'200);
-static_assert(conv2d<16, 5, dilation<2>>::window_span == 9, "dilated span = D·(K-1) + 1");
+static_assert(conv2d<16, 5, dilation<2>>::window_span == 9, "dilated span = D*(K-1) + 1");
 
 // conv_groups_nobias: Conv2d(8, 4, 3, padding=2, groups=4, bias=False) on 8×10×12 → 4×12×14, 72 params.
 using grouped_a = one<input<8, 10, 12>, conv2d<4, 3, groups<4>, bias<false>, padding<2>>>;
@@ -78,8 +78,9 @@ static_assert(fn::kernel_fits_input<conv2d<8, 7, padding<1>>, fn::shape<3, 5, 5>
 static_assert(!fn::kernel_fits_input<conv2d<8, 3, dilation<3>>, fn::shape<3, 6, 6>>, "dilated span 7 > 6");
 static_assert(fn::kernel_fits_input<conv2d<8, 3, dilation<3>>, fn::shape<3, 7, 7>>);
 static_assert(fn::groups_divide_channels<conv2d<8, 3, groups<4>>, fn::shape<12, 5, 5>>);
-static_assert(!fn::groups_divide_channels<conv2d<8, 3, groups<4>>, fn::shape<6, 5, 5>>, "4 ∤ 6 input channels");
-static_assert(!fn::groups_divide_channels<conv2d<6, 3, groups<4>>, fn::shape<12, 5, 5>>, "4 ∤ 6 filters");
+static_assert(!fn::groups_divide_channels<conv2d<8, 3, groups<4>>, fn::shape<6, 5, 5>>,
+              "4 does not divide 6 input channels");
+static_assert(!fn::groups_divide_channels<conv2d<6, 3, groups<4>>, fn::shape<12, 5, 5>>, "4 does not divide 6 filters");
 
 // Accepting is the conjunction of the rules, also through the value-level interface.
 static_assert(plain::accepts(fn::chw(3, 3, 3)));

@@ -48,11 +48,11 @@ static_assert(max_pool<2>::kind == "max_pool" && avg_pool<2>::kind == "avg_pool"
 // Rules, positive and negative side by side.
 static_assert(fn::window_fits_input<max_pool<5>, fn::shape<4, 5, 5>>);
 static_assert(!fn::window_fits_input<max_pool<5>, fn::shape<4, 4, 5>>);
-static_assert(!fn::window_fits_input<max_pool<2>, fn::shape<4, 1, 1>>, "a third 2×2 pool on 1×1 leaves nothing");
-static_assert(fn::window_fits_input<max_pool<3, padding<1>>, fn::shape<4, 1, 1>>, "1 + 2·1 ≥ 3");
+static_assert(!fn::window_fits_input<max_pool<2>, fn::shape<4, 1, 1>>, "a third 2x2 pool on 1x1 leaves nothing");
+static_assert(fn::window_fits_input<max_pool<3, padding<1>>, fn::shape<4, 1, 1>>, "1 + 2*1 >= 3");
 static_assert(fn::padding_fits_window<max_pool<3, padding<1>>, fn::shape<4, 8, 8>>);
 static_assert(fn::padding_fits_window<max_pool<4, padding<2>>, fn::shape<4, 8, 8>>, "pad = k/2 is allowed");
-static_assert(!fn::padding_fits_window<max_pool<3, padding<2>>, fn::shape<4, 8, 8>>, "PyTorch: pad ≤ k/2");
+static_assert(!fn::padding_fits_window<max_pool<3, padding<2>>, fn::shape<4, 8, 8>>, "PyTorch: pad <= k/2");
 static_assert(!fn::padding_fits_window<avg_pool<2, padding<2>>, fn::shape<4, 8, 8>>);
 static_assert(fn::input_is_spatial<avg_pool<2>, fn::shape<4, 8, 8>>);
 static_assert(!fn::input_is_spatial<avg_pool<2>, fn::shape<256>>);

@@ -41,9 +41,9 @@ static_assert(fn::block_matches_shortcut<same_shape, fn::shape<8, 6, 6>>);
 static_assert(!fn::block_matches_shortcut<same_shape, fn::shape<4, 6, 6>>, "8 filters cannot add to 4 channels");
 static_assert(fn::block_matches_shortcut<down, fn::shape<8, 7, 7>>);
 using down_without_projection = residual<conv2d<16, 3, stride<2>, padding<1>>, batch_norm>;
-static_assert(!fn::block_matches_shortcut<down_without_projection, fn::shape<16, 8, 8>>, "stride 2 halves H×W");
+static_assert(!fn::block_matches_shortcut<down_without_projection, fn::shape<16, 8, 8>>, "stride 2 halves HxW");
 using wrong_projection = residual<conv2d<16, 3, stride<2>, padding<1>>, shortcut<conv2d<16, 1>>>;
-static_assert(!fn::block_matches_shortcut<wrong_projection, fn::shape<8, 8, 8>>, "16×4×4 vs 16×8×8");
+static_assert(!fn::block_matches_shortcut<wrong_projection, fn::shape<8, 8, 8>>, "16x4x4 vs 16x8x8");
 static_assert(fn::block_matches_shortcut<residual<relu, shortcut<identity>>, fn::shape<3>>);
 static_assert(!same_shape::accepts(fn::chw(4, 6, 6)) && same_shape::accepts(fn::chw(8, 6, 6)));
 
