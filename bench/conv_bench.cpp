@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Benchmark of the fused inference convolutions (direct and depthwise): one JSON object per line (time, GFLOP/s,
-// % of FMA peak; GB/s for the load-bound depthwise kernel).
+// Benchmark of the fused inference convolutions (direct, pointwise and depthwise): one JSON object per line (time,
+// GFLOP/s, % of FMA peak; GB/s for the load-bound depthwise kernel).
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
@@ -13,6 +13,7 @@
 #include <fusenet/kernels/conv_blocked.hpp>
 #include <fusenet/kernels/depthwise_conv.hpp>
 #include <fusenet/kernels/layout.hpp>
+#include <fusenet/kernels/pointwise_conv.hpp>
 #include <fusenet/kernels/scalar/conv_blocked.hpp>
 #ifdef _OPENMP
 #include <omp.h>
@@ -71,9 +72,10 @@ std::vector<float> random_vector(std::size_t n, unsigned seed) {
 // Times f() repeatedly (after one warm-up call) for about `budget` seconds, at least 5 and at most 1000 runs,
 // and prints one JSON line; flops counts 2 per multiply-add of the convolution itself. With bytes > 0 (the memory
 // one call reads and writes) the line also gives GB/s at the median and at the fastest run.
+// Returns the median in ms.
 template <class F>
-void report(const std::string& name, std::size_t batch, double flops, int threads, F&& f, double budget = 0.5,
-            double bytes = 0.0) {
+double report(const std::string& name, std::size_t batch, double flops, int threads, F&& f, double budget = 0.5,
+              double bytes = 0.0) {
   using clock = std::chrono::steady_clock;
   f();
   std::vector<double> ms;
@@ -96,6 +98,7 @@ void report(const std::string& name, std::size_t batch, double flops, int thread
                 bytes / (ms.front() * 1e6));
   std::printf("}\n");
   std::fflush(stdout);
+  return median;
 }
 
 template <std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, std::size_t PoolWindow, class Pool,
@@ -142,6 +145,34 @@ void bench_depthwise(const std::string& name, std::size_t batch) {
          0.5, bytes);
 }
 
+// A 1×1 conv + bias + ReLU on a borderless NHWC input (MobileNet's pointwise convs) on the pointwise kernel (a
+// pixel GEMM over the batch) and on the direct kernel (tiles of one output row), side by side: "infer/pointwise/..."
+// and ".../direct", then a line with their ratio (direct ms / pointwise ms, above 1 when the pointwise is faster).
+template <std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W>
+void bench_pointwise(const std::string& name, std::size_t batch) {
+  const auto x = random_vector(batch * Cin * H * W, 1);
+  const auto w = random_vector(Cout * Cin, 2);
+  const auto b = random_vector(Cout, 3);
+  fk::aligned_vector<float> xin(batch * fk::nhwc_image_size<Cin, H, W, 0>), wp(fk::packed_weights_size<Cin, Cout, 1>);
+  fk::aligned_vector<float> y(batch * fk::nhwc_image_size<Cout, H, W, 1>);
+  fk::nchw_to_nhwc<Cin, H, W, 0>(x.data(), xin.data(), batch);
+  fk::pack_conv_weights<Cin, Cout, 1>(w.data(), wp.data());
+  const double flops = 2.0 * static_cast<double>(batch * Cout * Cin * H * W);
+  using tile = fk::default_pointwise_tile<Cout>;
+  const std::string tiled = name + "-t" + std::to_string(tile::vectors) + "x" + std::to_string(tile::pixels);
+  const double pointwise = report(tiled, batch, flops, thread_count(), [&] {
+    fk::pointwise_conv_bias_relu<1, 0, Cin, Cout, H, W, fk::act_relu, 1>(xin.data(), wp.data(), b.data(), y.data(),
+                                                                          batch);
+  });
+  const double direct = report(name + "/direct", batch, flops, thread_count(), [&] {
+    fk::conv_stride_bias_relu_pool<1, 0, Cin, Cout, H, W, 1, 0, 1, fk::pool_max, fk::act_relu, 1>(
+        xin.data(), wp.data(), b.data(), y.data(), batch);
+  });
+  std::printf("{\"name\": \"%s\", \"batch\": %zu, \"threads\": %d, \"ratio_direct_over_pointwise\": %.3f}\n",
+              name.c_str(), batch, thread_count(), direct / pointwise);
+  std::fflush(stdout);
+}
+
 template <std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, std::size_t PoolWindow, class Pool>
 void bench_scalar(const std::string& name, std::size_t batch) {
   const auto x = random_vector(batch * Cin * H * W, 1);
@@ -166,17 +197,27 @@ int main() {
   bench_fused<32, 64, 14, 14, 2, fk::pool_max>("infer/conv_block/32-64-14x14-relu-maxpool", 64);
   bench_fused<32, 64, 14, 14, 1, fk::pool_max>("infer/conv_block/32-64-14x14-relu", 64);
   bench_fused<64, 64, 56, 56, 1, fk::pool_max>("infer/conv_block/64-64-56x56-relu", 1);
-  bench_fused<64, 64, 56, 56, 1, fk::pool_max, fk::conv_tile<4, 6>>("infer/conv_block/64-64-56x56-relu", 1);
+  // explicit tiles that only fit 32 vector registers (AVX-512, or AVX2 code with AVX-512VL)
+  if constexpr (fk::vector_registers<xsimd::default_arch> >= 32)
+    bench_fused<64, 64, 56, 56, 1, fk::pool_max, fk::conv_tile<4, 6>>("infer/conv_block/64-64-56x56-relu", 1);
   bench_fused<64, 64, 56, 56, 1, fk::pool_max>("infer/conv_block/64-64-56x56-relu", 32);
   bench_fused<1, 32, 28, 28, 2, fk::pool_max>("infer/conv_block/1-32-28x28-relu-maxpool", 64);
-  bench_fused<1, 32, 28, 28, 2, fk::pool_max, fk::conv_tile<1, 28, true>>("infer/conv_block/1-32-28x28-relu-maxpool",
-                                                                          64);
+  if constexpr (fk::vector_registers<xsimd::default_arch> >= 32)
+    bench_fused<1, 32, 28, 28, 2, fk::pool_max, fk::conv_tile<1, 28, true>>(
+        "infer/conv_block/1-32-28x28-relu-maxpool", 64);
   bench_scalar<32, 64, 14, 14, 2, fk::pool_max>("infer/conv_block_scalar/32-64-14x14-relu-maxpool", 1);
-  // Depthwise 3×3 + bias + ReLU (MobileNet-like shapes), one thread: the kernel would split batch 1 by rows.
+  // Pointwise 1×1 and depthwise 3×3 + bias + ReLU (MobileNet-like shapes), one thread: the kernels would split
+  // batch 1 by rows or pixel chunks.
 #ifdef _OPENMP
   const int saved_threads = omp_get_max_threads();
   omp_set_num_threads(1);
 #endif
+  for (std::size_t batch : {std::size_t{1}, std::size_t{64}}) {
+    bench_pointwise<32, 64, 32, 32>("infer/pointwise/32-64-32x32", batch);
+    bench_pointwise<128, 128, 16, 16>("infer/pointwise/128-128-16x16", batch);
+    bench_pointwise<256, 256, 8, 8>("infer/pointwise/256-256-8x8", batch);
+    bench_pointwise<512, 512, 4, 4>("infer/pointwise/512-512-4x4", batch);
+  }
   for (std::size_t batch : {std::size_t{1}, std::size_t{64}}) {
     bench_depthwise<32, 56, 56, 1>("infer/depthwise/32-56x56-s1", batch);
     bench_depthwise<64, 56, 56, 2>("infer/depthwise/64-56x56-s2", batch);
