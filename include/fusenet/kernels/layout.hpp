@@ -85,14 +85,28 @@ inline void pack_conv_weights(const float* oikk, float* packed) {
 
 namespace detail {
 
-/// Pixels of one row a layout conversion moves at a time: 16 pixels × C channels of the NHWC side and 16 floats
-/// of each NCHW channel plane stay in L1 together, where a whole-plane walk per channel would stride the NHWC
-/// image C times (64 channels on 56×56: 0.36 ms against 0.07 ms per image, bench: a full-width AVX-512 Xeon).
+/// Floats of an NCHW image past which a layout conversion walks in tiles: below (an image in L1, 32 channels on
+/// 14×14 in training) the plain walk over each channel plane with compile-time trip counts is faster.
+inline constexpr std::size_t layout_tiled_floats = std::size_t{1} << 13;
+
+/// Pixels of one row a tiled conversion moves at a time: 16 pixels × C channels of the NHWC side and 16 floats of
+/// each NCHW channel plane stay in L1 together, where the plane walk strides the NHWC image C times (64 channels
+/// on 56×56: 0.36 ms against 0.07 ms per image on a full-width AVX-512 Xeon).
 inline constexpr std::size_t layout_tile = 16;
 
-/// Whether a conversion of `batch` images of `floats` floats each is worth a thread team (past ~64 K floats).
-inline bool layout_parallel(std::size_t batch, std::size_t floats) {
-  return batch > 1 && batch * floats >= (std::size_t{1} << 16);
+/// Runs per_image(n) for n < batch, over images in a thread team when the batch is worth one (past ~64 K floats
+/// of `image` floats each): a single image, as the training stages convert, opens no team.
+template <class PerImage>
+inline void for_each_image(std::size_t batch, std::size_t image, PerImage&& per_image) {
+  if (batch < 2 || batch * image < (std::size_t{1} << 16)) {
+    for (std::size_t n = 0; n < batch; ++n) per_image(n);
+    return;
+  }
+  const auto images = static_cast<std::ptrdiff_t>(batch);
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static)
+#endif
+  for (std::ptrdiff_t i = 0; i < images; ++i) per_image(static_cast<std::size_t>(i));
 }
 
 }  // namespace detail
@@ -102,13 +116,7 @@ template <std::size_t C, std::size_t H, std::size_t W, std::size_t Border>
 inline void nchw_to_nhwc(const float* nchw, float* nhwc, std::size_t batch) {
   constexpr std::size_t wp = W + 2 * Border;
   constexpr std::size_t image = nhwc_image_size<C, H, W, Border>, tile = detail::layout_tile;
-  const auto images = static_cast<std::ptrdiff_t>(batch);
-  [[maybe_unused]] const bool parallel = detail::layout_parallel(batch, image);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (parallel)
-#endif
-  for (std::ptrdiff_t i = 0; i < images; ++i) {
-    const auto n = static_cast<std::size_t>(i);
+  detail::for_each_image(batch, image, [&](std::size_t n) {
     float* dst = nhwc + n * image;
     // zero only the border: top and bottom rows, then each row's left and right pixels
     std::fill(dst, dst + Border * wp * C, 0.0f);
@@ -118,16 +126,22 @@ inline void nchw_to_nhwc(const float* nchw, float* nhwc, std::size_t batch) {
       std::fill(dst + (y * wp + W + Border) * C, dst + (y + 1) * wp * C, 0.0f);
     }
     const float* src = nchw + n * C * H * W;
-    for (std::size_t y = 0; y < H; ++y)
-      for (std::size_t x0 = 0; x0 < W; x0 += tile) {
-        const std::size_t xn = std::min(tile, W - x0);
-        float* d = dst + ((y + Border) * wp + x0 + Border) * C;
-        for (std::size_t c = 0; c < C; ++c) {
-          const float* sp = src + (c * H + y) * W + x0;
-          for (std::size_t x = 0; x < xn; ++x) d[x * C + c] = sp[x];
+    if constexpr (C * H * W < detail::layout_tiled_floats) {
+      for (std::size_t c = 0; c < C; ++c)
+        for (std::size_t y = 0; y < H; ++y)
+          for (std::size_t x = 0; x < W; ++x) dst[((y + Border) * wp + x + Border) * C + c] = src[(c * H + y) * W + x];
+    } else {
+      for (std::size_t y = 0; y < H; ++y)
+        for (std::size_t x0 = 0; x0 < W; x0 += tile) {
+          const std::size_t xn = std::min(tile, W - x0);
+          float* d = dst + ((y + Border) * wp + x0 + Border) * C;
+          for (std::size_t c = 0; c < C; ++c) {
+            const float* sp = src + (c * H + y) * W + x0;
+            for (std::size_t x = 0; x < xn; ++x) d[x * C + c] = sp[x];
+          }
         }
-      }
-  }
+    }
+  });
 }
 
 /// Converts bordered NHWC [N][H+2B][W+2B][C] back to NCHW [N][C][H][W], dropping the border
@@ -136,25 +150,25 @@ template <std::size_t C, std::size_t H, std::size_t W, std::size_t Border>
 inline void nhwc_to_nchw(const float* nhwc, float* nchw, std::size_t batch) {
   constexpr std::size_t wp = W + 2 * Border;
   constexpr std::size_t image = nhwc_image_size<C, H, W, Border>, tile = detail::layout_tile;
-  const auto images = static_cast<std::ptrdiff_t>(batch);
-  [[maybe_unused]] const bool parallel = detail::layout_parallel(batch, image);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (parallel)
-#endif
-  for (std::ptrdiff_t i = 0; i < images; ++i) {
-    const auto n = static_cast<std::size_t>(i);
+  detail::for_each_image(batch, image, [&](std::size_t n) {
     const float* src = nhwc + n * image;
     float* dst = nchw + n * C * H * W;
-    for (std::size_t y = 0; y < H; ++y)
-      for (std::size_t x0 = 0; x0 < W; x0 += tile) {
-        const std::size_t xn = std::min(tile, W - x0);
-        const float* sp = src + ((y + Border) * wp + x0 + Border) * C;
-        for (std::size_t c = 0; c < C; ++c) {
-          float* d = dst + (c * H + y) * W + x0;
-          for (std::size_t x = 0; x < xn; ++x) d[x] = sp[x * C + c];
+    if constexpr (C * H * W < detail::layout_tiled_floats) {
+      for (std::size_t c = 0; c < C; ++c)
+        for (std::size_t y = 0; y < H; ++y)
+          for (std::size_t x = 0; x < W; ++x) dst[(c * H + y) * W + x] = src[((y + Border) * wp + x + Border) * C + c];
+    } else {
+      for (std::size_t y = 0; y < H; ++y)
+        for (std::size_t x0 = 0; x0 < W; x0 += tile) {
+          const std::size_t xn = std::min(tile, W - x0);
+          const float* sp = src + ((y + Border) * wp + x0 + Border) * C;
+          for (std::size_t c = 0; c < C; ++c) {
+            float* d = dst + (c * H + y) * W + x0;
+            for (std::size_t x = 0; x < xn; ++x) d[x] = sp[x * C + c];
+          }
         }
-      }
-  }
+    }
+  });
 }
 
 }  // namespace fusenet::kernels
