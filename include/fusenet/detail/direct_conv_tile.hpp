@@ -22,7 +22,10 @@ constexpr std::size_t conv_tile_vectors(std::size_t cout, std::size_t v) { retur
 // Tile heuristic: 2 vectors × as many pixels as fit (2 × 14 on 32 registers, 2 × 6 on 16). DESIGN.md suggests
 // 4 × 6 for maps past L2; here the channel blocks of one output row run back to back, so the input rows stay in
 // L1 across blocks and 2 × 14 measured faster on 64→64 56² (92 % vs 88 % of peak, bench/conv_bench.cpp).
-// Columns: the count in [max/2, max] with the fewest tiles per row (the last tile of a row may be narrower);
+// Columns: as few tiles per row as the register file allows, all about as wide: ceil(wc / tiles), rounded up to
+// the pool window. A full-width last tile plus a sliver (14 + 2 on a 16-wide map) leaves the sliver's few
+// accumulators waiting on FMA latency; 8 + 8 measured 12–16 % faster on 128→128 16², 12 + 12 + 8 6 % faster than
+// 14 + 14 + 4 on 64→64 32², and 16 + 16 11 % faster than 30 + 2 for one vector on 32² (full-width AVX-512 Xeon).
 // 0 when no tile fits the register file. `wc` is the number of conv-output columns that feed the pool.
 constexpr std::size_t conv_tile_cols(std::size_t registers, std::size_t vectors, bool input_reuse, std::size_t k,
                                      std::size_t pool, std::size_t wc) {
@@ -32,12 +35,10 @@ constexpr std::size_t conv_tile_cols(std::size_t registers, std::size_t vectors,
   max_cols -= max_cols % pool;
   if (max_cols > wc) max_cols = wc;
   if (max_cols == 0) return 0;
-  std::size_t best = max_cols, best_tiles = (wc + max_cols - 1) / max_cols;
-  for (std::size_t c = max_cols; c >= pool && 2 * c >= max_cols; c -= pool) {
-    const std::size_t tiles = (wc + c - 1) / c;
-    if (tiles < best_tiles) best = c, best_tiles = tiles;
-  }
-  return best;
+  const std::size_t tiles = (wc + max_cols - 1) / max_cols;
+  std::size_t cols = (wc + tiles - 1) / tiles;
+  cols += (pool - cols % pool) % pool;
+  return cols < max_cols ? cols : max_cols;
 }
 
 /// A register tile: vector blocks of output channels × pixels of one row (cols 0: no tile fits).
