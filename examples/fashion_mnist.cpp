@@ -10,7 +10,8 @@
 // exits with status 3. SIGINT/SIGTERM finish the step, write a checkpoint (--checkpoint PATH, else --resume's
 // file, else next to --save) and exit with 130/143; --resume continues from it, bit-identically.
 // Under mpirun / srun (a build with MPI), train is data-parallel: --batch is the global batch, split evenly among
-// the processes, BatchNorm uses the global batch's statistics, and only rank 0 prints and writes --save / --log.
+// the processes, BatchNorm uses the global batch's statistics, and only rank 0 prints and writes --save / --log /
+// --checkpoint (after each epoch; signals end the job without one); every process --resume's from the same file.
 
 #include <cmath>
 #include <csignal>
@@ -191,8 +192,6 @@ int train(const flags& f) {
   const std::size_t processes = ranks();
   const bool root = rank() == 0;
   if (processes > 1) {
-    if (f.has("--checkpoint") || f.has("--resume"))
-      throw usage_error("--checkpoint and --resume are not supported in data-parallel runs (mpirun -np N > 1)");
     if (batch % processes != 0)
       throw usage_error("--batch " + std::to_string(batch) + " is the global batch and must be divisible by the " +
                         std::to_string(processes) + " processes");
@@ -229,8 +228,9 @@ int train(const flags& f) {
     const std::string from = f.text("--resume", "");
     o.resume = fn::load_checkpoint(from, m, opt);
     fn::check_run_facts(o.resume->run, o.run_facts, from);
-    std::fprintf(stderr, "fashion_mnist: resuming %s at epoch %zu, step %zu\n", from.c_str(), o.resume->epoch + 1,
-                 o.resume->step_in_epoch);
+    if (root)
+      std::fprintf(stderr, "fashion_mnist: resuming %s at epoch %zu, step %zu\n", from.c_str(), o.resume->epoch + 1,
+                   o.resume->step_in_epoch);
   }
   // A weights file per epoch, written atomically (temporary file, then rename), so PATH always holds the last
   // completed epoch, whatever stops a later one.
