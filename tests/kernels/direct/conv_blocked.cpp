@@ -13,6 +13,8 @@
 #include <fusenet/kernels/layout.hpp>
 #include <fusenet/kernels/scalar/conv_blocked.hpp>
 
+#include "compare.hpp"
+
 namespace fk = fusenet::kernels;
 
 namespace {
@@ -106,16 +108,9 @@ void check_shortcut_add(std::size_t batch, unsigned seed) {
   fk::nchw_to_nhwc<Cin, H, W, pad>(x.data(), xin.data(), batch);
   fk::aligned_vector<float> wp(fk::packed_weights_size<Cin, Cout, k>);
   fk::pack_conv_weights<Cin, Cout, k, Arch>(w.data(), wp.data());
-  constexpr std::size_t s_image = fk::nhwc_image_size<Cout, ho, wo, ShortcutBorder>;
-  fk::aligned_vector<float> s(batch * s_image);
+  fk::aligned_vector<float> s(batch * fk::nhwc_image_size<Cout, ho, wo, ShortcutBorder>);
   fk::nchw_to_nhwc<Cout, ho, wo, ShortcutBorder>(sc.data(), s.data(), batch);
-  constexpr std::size_t sw = wo + 2 * ShortcutBorder;
-  for (std::size_t n = 0; n < batch; ++n)
-    for (std::size_t y = 0; y < ho + 2 * ShortcutBorder; ++y)
-      for (std::size_t xx = 0; xx < sw; ++xx)
-        if (y < ShortcutBorder || y >= ShortcutBorder + ho || xx < ShortcutBorder || xx >= ShortcutBorder + wo)
-          for (std::size_t c = 0; c < Cout; ++c)
-            s[n * s_image + (y * sw + xx) * Cout + c] = std::numeric_limits<float>::quiet_NaN();
+  fusenet::test::fill_border<Cout, ho, wo, ShortcutBorder>(s, batch, std::numeric_limits<float>::quiet_NaN());
 
   constexpr std::size_t out_image = fk::nhwc_image_size<Cout, ho, wo, OutBorder>;
   fk::aligned_vector<float> yout(batch * out_image, std::numeric_limits<float>::quiet_NaN());

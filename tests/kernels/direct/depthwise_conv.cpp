@@ -80,16 +80,7 @@ struct problem {
 
   // Counts border floats that are not zero.
   std::size_t nonzero_border(const fk::aligned_vector<float>& y) const {
-    constexpr std::size_t wb = wo + 2 * OutBorder;
-    std::size_t bad = 0;
-    for (std::size_t i = 0; i < n; ++i)
-      for (std::size_t yy = 0; yy < ho + 2 * OutBorder; ++yy)
-        for (std::size_t xx = 0; xx < wb; ++xx) {
-          const bool border = yy < OutBorder || yy >= OutBorder + ho || xx < OutBorder || xx >= OutBorder + wo;
-          if (!border) continue;
-          for (std::size_t c = 0; c < C; ++c) bad += y[i * out_image + (yy * wb + xx) * C + c] != 0.0f;
-        }
-    return bad;
+    return fusenet::test::nonzero_border<C, ho, wo, OutBorder>(y, n);
   }
 
   std::vector<float> to_nchw(const fk::aligned_vector<float>& y) const {

@@ -62,13 +62,7 @@ struct problem {
   template <class Arch = xsimd::default_arch>
   void prepare() {
     fk::nchw_to_nhwc<Cin, H, W, InBorder>(x.data(), xin.data(), n);
-    constexpr std::size_t wb = W + 2 * InBorder, hb = H + 2 * InBorder;
-    for (std::size_t i = 0; i < n; ++i)
-      for (std::size_t y = 0; y < hb; ++y)
-        for (std::size_t xx = 0; xx < wb; ++xx)
-          if (y < InBorder || y >= InBorder + H || xx < InBorder || xx >= InBorder + W)
-            for (std::size_t c = 0; c < Cin; ++c)
-              xin[i * hb * wb * Cin + (y * wb + xx) * Cin + c] = std::numeric_limits<float>::quiet_NaN();
+    fusenet::test::fill_border<Cin, H, W, InBorder>(xin, n, std::numeric_limits<float>::quiet_NaN());
     fk::pack_conv_weights<Cin, Cout, 1, Arch>(w.data(), wp.data());
   }
 
@@ -97,16 +91,7 @@ struct problem {
 
   // Counts border floats that are not zero.
   std::size_t nonzero_border(const fk::aligned_vector<float>& y) const {
-    constexpr std::size_t wb = wo + 2 * OutBorder;
-    std::size_t bad = 0;
-    for (std::size_t i = 0; i < n; ++i)
-      for (std::size_t yy = 0; yy < ho + 2 * OutBorder; ++yy)
-        for (std::size_t xx = 0; xx < wb; ++xx) {
-          const bool border = yy < OutBorder || yy >= OutBorder + ho || xx < OutBorder || xx >= OutBorder + wo;
-          if (!border) continue;
-          for (std::size_t c = 0; c < Cout; ++c) bad += y[i * out_image + (yy * wb + xx) * Cout + c] != 0.0f;
-        }
-    return bad;
+    return fusenet::test::nonzero_border<Cout, ho, wo, OutBorder>(y, n);
   }
 
   std::vector<float> to_nchw(const fk::aligned_vector<float>& y) const {
@@ -174,15 +159,9 @@ void check_shortcut_add(std::size_t n, unsigned seed) {
   problem<Cin, Cout, H, W, 1, 0, OutBorder> p(n, seed);
   p.template prepare<Arch>();
   const auto sc = random_vector(n * Cout * H * W, -1.0f, 1.0f, seed + 7);
-  constexpr std::size_t s_image = fk::nhwc_image_size<Cout, H, W, SB>, sw = W + 2 * SB;
-  fk::aligned_vector<float> s(n * s_image);
+  fk::aligned_vector<float> s(n * fk::nhwc_image_size<Cout, H, W, SB>);
   fk::nchw_to_nhwc<Cout, H, W, SB>(sc.data(), s.data(), n);
-  for (std::size_t i = 0; i < n; ++i)
-    for (std::size_t y = 0; y < H + 2 * SB; ++y)
-      for (std::size_t x = 0; x < sw; ++x)
-        if (y < SB || y >= SB + H || x < SB || x >= SB + W)
-          for (std::size_t c = 0; c < Cout; ++c)
-            s[i * s_image + (y * sw + x) * Cout + c] = std::numeric_limits<float>::quiet_NaN();
+  fusenet::test::fill_border<Cout, H, W, SB>(s, n, std::numeric_limits<float>::quiet_NaN());
   auto want = reference<Cin, Cout, H, W, 1, Act>(p.x, p.w, p.b, n);
   for (std::size_t i = 0; i < want.size(); ++i) {
     want[i] += static_cast<double>(sc[i]);
