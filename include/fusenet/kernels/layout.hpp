@@ -24,6 +24,8 @@
 #include <vector>
 #include <xsimd/xsimd.hpp>
 
+#include "fusenet/kernels/threads.hpp"
+
 namespace fusenet::kernels {
 
 /// Allocator returning memory aligned to Alignment bytes, so packed weights and activations allow aligned loads.
@@ -93,21 +95,6 @@ inline constexpr std::size_t layout_tiled_floats = std::size_t{1} << 13;
 /// each NCHW channel plane stay in L1 together, where the plane walk strides the NHWC image C times (64 channels
 /// on 56×56: 0.36 ms against 0.07 ms per image on a full-width AVX-512 Xeon).
 inline constexpr std::size_t layout_tile = 16;
-
-/// Runs per_image(n) for n < batch, over images in a thread team when the batch is worth one (past ~64 K floats
-/// of `image` floats each): a single image, as the training stages convert, opens no team.
-template <class PerImage>
-inline void for_each_image(std::size_t batch, std::size_t image, PerImage&& per_image) {
-  if (batch < 2 || batch * image < (std::size_t{1} << 16)) {
-    for (std::size_t n = 0; n < batch; ++n) per_image(n);
-    return;
-  }
-  const auto images = static_cast<std::ptrdiff_t>(batch);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static)
-#endif
-  for (std::ptrdiff_t i = 0; i < images; ++i) per_image(static_cast<std::size_t>(i));
-}
 
 }  // namespace detail
 

@@ -10,6 +10,7 @@
 #include <cstddef>
 
 #include "fusenet/kernels/scalar/activations.hpp"
+#include "fusenet/kernels/threads.hpp"
 
 namespace fusenet::kernels {
 
@@ -32,14 +33,9 @@ struct image_layout {
 template <std::size_t C, std::size_t H, std::size_t W, class YL, class SL, bool Relu>
 void residual_add(float* y, const float* s, std::size_t n) {
   constexpr std::size_t y_image = YL::template image<C, H, W>, s_image = SL::template image<C, H, W>;
-  const auto images = static_cast<std::ptrdiff_t>(n);
-  [[maybe_unused]] const bool parallel = n > 1 && n * y_image >= (std::size_t{1} << 16);
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) if (parallel)
-#endif
-  for (std::ptrdiff_t i = 0; i < images; ++i) {
-    float* yi = y + static_cast<std::size_t>(i) * y_image;
-    const float* si = s + static_cast<std::size_t>(i) * s_image;
+  detail::for_each_image(n, y_image, [&](std::size_t i) {
+    float* yi = y + i * y_image;
+    const float* si = s + i * s_image;
     if constexpr (YL::nhwc == SL::nhwc && YL::border == SL::border) {
       for (std::size_t k = 0; k < y_image; ++k) {
         const float v = yi[k] + si[k];
@@ -64,7 +60,7 @@ void residual_add(float* y, const float* s, std::size_t n) {
             if constexpr (Relu) v = scalar::relu(v);
           }
     }
-  }
+  });
 }
 
 }  // namespace fusenet::kernels
