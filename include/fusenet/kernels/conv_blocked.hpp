@@ -58,6 +58,18 @@ struct add_shortcut {
   static constexpr std::size_t border = Border;
 };
 
+namespace detail {
+/// The end of an epilogue under Shortcut: a, or a + the shortcut's vector at `res` (then ReLU when asked).
+template <class Shortcut, class Vec>
+[[gnu::always_inline]] inline Vec with_shortcut(Vec a, const float* res) {
+  if constexpr (Shortcut::add) {
+    a = a + Vec::load_unaligned(res);
+    if constexpr (Shortcut::relu) a = relu_keep_nan(a);
+  }
+  return a;
+}
+}  // namespace detail
+
 
 /// A register tile: Vectors blocks of V output channels times Cols conv-output pixels of one row; InputReuse
 /// selects the tiny-Cin loop that keeps a kernel row's weights in registers (K·Vectors more registers).
@@ -195,10 +207,7 @@ template <class Geo, std::size_t Vectors, std::size_t Cols, bool InputReuse, til
       for (std::size_t q = 0; q < Vectors; ++q) {
         vec a = acc[c][q];
         if constexpr (relu) a = relu_keep_nan(a);
-        if constexpr (Shortcut::add) {
-          a = a + vec::load_unaligned(res + c * Geo::cout + q * v);
-          if constexpr (Shortcut::relu) a = relu_keep_nan(a);
-        }
+        if constexpr (Shortcut::add) a = with_shortcut<Shortcut>(a, res + c * Geo::cout + q * v);
         a.store_unaligned(out + c * Geo::cout + q * v);
       }
   } else {

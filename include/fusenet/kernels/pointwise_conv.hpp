@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Fused inference pointwise convolution (1×1, stride 1 or 2, bias, optional ReLU) as a pixel GEMM in xsimd,
+// Fused inference pointwise convolution (1×1, any stride, bias, optional ReLU) as a pixel GEMM in xsimd,
 // bordered NHWC in and out.
 #pragma once
 
@@ -55,6 +55,18 @@ using default_pointwise_tile =
 
 namespace detail {
 
+/// An output pixel of a batch: image n, row y, column x.
+struct batch_pixel {
+  std::size_t n, y, x;
+};
+
+/// Where pixel p lies in a bordered-NHWC buffer of C channels (Image floats per image, Row per row, a border of
+/// Border pixels), read at stride Step.
+template <std::size_t Image, std::size_t Row, std::size_t C, std::size_t Border, std::size_t Step = 1>
+constexpr std::size_t offset_of(batch_pixel p) {
+  return p.n * Image + (Border + p.y * Step) * Row + (Border + p.x * Step) * C;
+}
+
 /// Where a tile's input pixels are: `dense` at a constant stride of Cin floats from `first` (a borderless,
 /// stride-1 input), else one pointer per pixel.
 template <std::size_t Pixels, bool Dense>
@@ -106,10 +118,7 @@ template <class Vec, std::size_t Cin, std::size_t Vectors, std::size_t Pixels, b
     for (std::size_t q = 0; q < Vectors; ++q) {
       Vec a = acc[p][q];
       if constexpr (Relu) a = relu_keep_nan(a);
-      if constexpr (Shortcut::add) {
-        a = a + Vec::load_unaligned(res[p] + q * v);
-        if constexpr (Shortcut::relu) a = relu_keep_nan(a);
-      }
+      if constexpr (Shortcut::add) a = with_shortcut<Shortcut>(a, res[p] + q * v);
       a.store_unaligned(out[p] + q * v);
     }
   }
@@ -155,19 +164,14 @@ inline void pointwise_conv_bias_relu_tiled(const float* in, const float* packed_
   const std::size_t pixels = batch * image_pixels;
   const std::size_t chunks = (pixels + chunk_pixels - 1) / chunk_pixels;
   const auto work = static_cast<std::ptrdiff_t>(chunks * blocks);
-  // the input and output addresses of pixel g of the batch, g = (n · Ho + y) · Wo + x
-  const auto input_at = [in](std::size_t g) {
-    const std::size_t n = g / image_pixels, r = g % image_pixels, y = r / geo::wo, x = r % geo::wo;
-    return in + n * geo::in_image + (InBorder + y * Stride) * geo::in_row + (InBorder + x * Stride) * Cin;
-  };
-  const auto output_at = [out](std::size_t g) {
-    const std::size_t n = g / image_pixels, r = g % image_pixels, y = r / geo::wo, x = r % geo::wo;
-    return out + n * geo::out_image + (OutBorder + y) * geo::out_row + (OutBorder + x) * Cout;
+  // output pixel g of the batch, g = (n · Ho + y) · Wo + x
+  const auto pixel_of = [](std::size_t g) {
+    const std::size_t r = g % image_pixels;
+    return detail::batch_pixel{g / image_pixels, r / geo::wo, r % geo::wo};
   };
   constexpr std::size_t sb = Shortcut::border, s_row = (geo::wo + 2 * sb) * Cout, s_image = (geo::ho + 2 * sb) * s_row;
-  const auto shortcut_at = [shortcut](std::size_t g) {
-    const std::size_t n = g / image_pixels, r = g % image_pixels, y = r / geo::wo, x = r % geo::wo;
-    return shortcut + n * s_image + (sb + y) * s_row + (sb + x) * Cout;
+  const auto input_at = [in, pixel_of](std::size_t g) {
+    return in + detail::offset_of<geo::in_image, geo::in_row, Cin, InBorder, Stride>(pixel_of(g));
   };
 #ifdef _OPENMP
 #pragma omp parallel if (work > 1)
@@ -195,8 +199,10 @@ inline void pointwise_conv_bias_relu_tiled(const float* in, const float* packed_
         float* o[np];
         const float* s[Shortcut::add ? np : 1] = {};
         for (std::size_t p = 0; p < np; ++p) {
-          o[p] = output_at(g + std::min(p, count - 1)) + first_vector * v;
-          if constexpr (Shortcut::add) s[p] = shortcut_at(g + std::min(p, count - 1)) + first_vector * v;
+          const detail::batch_pixel px = pixel_of(g + std::min(p, count - 1));
+          o[p] = out + detail::offset_of<geo::out_image, geo::out_row, Cout, OutBorder>(px) + first_vector * v;
+          if constexpr (Shortcut::add)
+            s[p] = shortcut + detail::offset_of<s_image, s_row, Cout, sb>(px) + first_vector * v;
         }
         if constexpr (dense) {
           if (count == np) {
