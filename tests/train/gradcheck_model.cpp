@@ -150,3 +150,12 @@ TEST_CASE("fused chains and residual blocks with and without projection") {
                            residual<conv2d<6, 3, stride<2>, padding<1>, bias<false>>, batch_norm, tanh_,
                                     shortcut<conv2d<6, 1, stride<2>, bias<false>>, batch_norm>>>>(false);
 }
+
+TEST_CASE("depthwise convolutions, stride 1 and 2, on the depthwise training kernel") {
+  // 16 channels fill whole vectors on every target, so the plan trains both convs with the channels in the lanes
+  using net = fn::sequential<input<16, 5, 5>, conv2d<16, 3, padding<1>, groups<16>>, batch_norm,
+                             conv2d<16, 3, stride<2>, padding<1>, groups<16>, bias<false>>, batch_norm>;
+  constexpr auto plan = fn::execution_plan<net, fn::mode::train, fn::build_target>;
+  static_assert(plan[0].exec == fn::executor::train_depthwise_conv && plan[1].exec == fn::executor::train_depthwise_conv);
+  gradcheck<net>(false);
+}

@@ -24,8 +24,6 @@ namespace fn = fusenet;
 
 namespace {
 
-using net = fusenet::test::reference_net;
-using train_model = fn::model<net, fn::mode::train>;
 
 /// Every stored tensor of a model (values, running statistics, counters) as raw bytes, in state_dict order.
 struct snapshot {
@@ -35,7 +33,8 @@ struct snapshot {
   std::vector<float> losses;
 };
 
-snapshot take(train_model& m) {
+template <class Model>
+snapshot take(Model& m) {
   snapshot s;
   for (const auto& t : m.tensors()) {
     const auto* p = t.counter != nullptr ? static_cast<const void*>(t.counter) : static_cast<const void*>(t.value);
@@ -47,23 +46,28 @@ snapshot take(train_model& m) {
   return s;
 }
 
-/// Adam steps on seeded batches of 32 from a model seeded with `seed`, with OpenMP limited to `threads`. A batch
-/// of 32 is large enough for the conv, batch norm and pool kernels to split their work over 2 threads.
+/// Adam steps on seeded batches of 32 from a model of Net seeded with `seed`, with OpenMP limited to `threads`. A
+/// batch of 32 is large enough for the conv, batch norm and pool kernels to split their work over 2 threads.
+template <class Net = fusenet::test::reference_net>
 snapshot train(std::uint64_t seed, [[maybe_unused]] int threads, int steps = 4) {
 #ifdef _OPENMP
   const int saved = omp_get_max_threads();
   omp_set_num_threads(threads);
 #endif
+  using train_model = fn::model<Net, fn::mode::train>;
   constexpr std::size_t batch = 32;
+  constexpr std::size_t classes = train_model::output_dims.d[0];
+  std::vector<std::size_t> shape{batch};
+  for (std::size_t i = 0; i < train_model::input_dims.rank; ++i) shape.push_back(train_model::input_dims.d[i]);
   train_model m{seed};
   fn::adam opt{m, {.lr = 1e-2f}};
   std::mt19937 rng(1234);
   std::vector<float> losses;
   for (int step = 0; step < steps; ++step) {
-    const auto x = fusenet::test::random_tensor<train_model::input_tensor>({batch, 1, 28, 28},
-                                                                            static_cast<std::uint32_t>(100 + step));
+    const auto x =
+        fusenet::test::random_tensor<typename train_model::input_tensor>(shape, static_cast<std::uint32_t>(100 + step));
     xt::xtensor<std::int64_t, 1> labels = xt::xtensor<std::int64_t, 1>::from_shape({batch});
-    for (auto& l : labels) l = static_cast<std::int64_t>(rng() % 10);
+    for (auto& l : labels) l = static_cast<std::int64_t>(rng() % classes);
     opt.zero_grad();
     auto [loss, dlogits] = fn::cross_entropy(m.forward(x), labels);
     m.backward(dlogits);
@@ -119,4 +123,14 @@ TEST_CASE("a different seed gives a different state (the seed reaches the initia
   const snapshot a = train(7, 2);
   const snapshot b = train(8, 2);
   CHECK(differing(a, b).size() == a.names.size() - a.counters);
+}
+
+TEST_CASE_TEMPLATE("ResNet- and MobileNet-style nets: 1 and 2 threads give the bit-identical state", Net,
+                   fusenet::test::resnet_small_net, fusenet::test::mobile_net) {
+  const snapshot one = train<Net>(7, 1);
+  const snapshot two = train<Net>(7, 2);
+  const snapshot initial = train<Net>(7, 2, 0);
+  CHECK(differing(two, initial).size() == two.names.size());
+  CHECK_MESSAGE(differing(one, two).empty(), "tensors that differ: " << joined(differing(one, two)));
+  CHECK(one.losses == two.losses);
 }

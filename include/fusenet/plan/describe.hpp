@@ -58,6 +58,7 @@ constexpr const char* executor_name(executor e) {
     case executor::pool: return "pool";
     case executor::reference: return "reference";
     case executor::train_direct_conv: return "train_direct_conv";
+    case executor::train_depthwise_conv: return "train_depthwise_conv";
     case executor::train_gemm_conv: return "train_gemm_conv";
     case executor::train_dense: return "train_dense";
     case executor::layer: return "layer";

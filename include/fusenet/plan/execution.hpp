@@ -31,6 +31,8 @@ enum class executor {
   reference,    ///< the trainer's layer code in evaluation semantics (layers no fused executor takes)
   train_direct_conv,  ///< training: conv on the direct kernel (z kept NHWC, its moments taken in cache), batch
                       ///< statistics, BN + ReLU + 2×2 max pool in one NHWC pass; backward on the direct kernel
+  train_depthwise_conv,  ///< training: depthwise conv with the channels in the lanes (z kept NHWC, its moments
+                         ///< taken in cache), batch statistics, ReLU, pool in the NHWC epilogue; NCHW in and out
   train_gemm_conv,    ///< training: im2col + GEMM conv with its moments, the same epilogue on NCHW
   train_dense,        ///< training: dense with batch statistics and ReLU, the conv epilogue's N×F×1×1 case
   layer,              ///< training: one layer's own forward and backward (model/node.hpp)
@@ -253,13 +255,15 @@ constexpr std::array<bool, N> runs_in_place(const std::array<layer_facts, N>& l)
   return r;
 }
 
-// The executor of a training stage: a fused conv stage on the direct kernel when the plan's rule takes it, else on
-// the GEMM; fused dense stages; flatten and identity pass through; every other layer runs alone.
+// The executor of a training stage: a fused conv stage on the direct or the depthwise kernel when the plan's rule
+// takes it, else on the GEMM; fused dense stages; flatten and identity pass through; every other layer runs alone.
 template <std::size_t N>
 constexpr executor train_executor_of(const stage& s, const std::array<layer_facts, N>& l, const target& t) {
-  if (s.kind == stage_kind::conv)
-    return trainable_direct_conv(conv_facts_of(l[s.first], 1), t) ? executor::train_direct_conv
-                                                                   : executor::train_gemm_conv;
+  if (s.kind == stage_kind::conv) {
+    const conv_facts c = conv_facts_of(l[s.first], 1);
+    if (trainable_direct_conv(c, t)) return executor::train_direct_conv;
+    return trainable_depthwise_conv(c, t) ? executor::train_depthwise_conv : executor::train_gemm_conv;
+  }
   if (s.kind == stage_kind::dense) return executor::train_dense;
   return passes_through(l[s.first]) ? executor::pass_through : executor::layer;
 }

@@ -143,6 +143,16 @@ constexpr bool trainable_direct_conv(const conv_facts& c, const target& t) {
   return c.stride == 1 && c.pad < c.kernel && fusable_direct_conv(unpooled, t);
 }
 
+/// A depthwise convolution (groups = channels, multiplier 1, stride 1 or 2) trains with the channels in the lanes
+/// (kernels/depthwise_conv_train.hpp) where the inference kernel takes its unpooled geometry (a pool after it runs
+/// in the BatchNorm epilogue) and one kernel row's taps, the dz vector and a temporary fit the register file. On
+/// im2col + GEMM it is C GEMMs with one output channel each.
+constexpr bool trainable_depthwise_conv(const conv_facts& c, const target& t) {
+  conv_facts unpooled = c;
+  unpooled.pool = 1;
+  return fusable_depthwise_conv(unpooled, t) && c.kernel + 2 <= t.vector_registers;
+}
+
 /// The input gradient of a directly trained convolution: dz (Cout channels on the Ho×Wo output, padded by
 /// K − 1 − P) convolved with the flipped, transposed weights into Cin channels. It runs on the direct kernel too
 /// when that convolution is one the kernel takes (Cin fills whole vectors, its tile fits); else on the GEMM.

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-# Writes the PyTorch fixtures for tests/reference/model/train_model.cpp: two networks built identically in
+# Writes the PyTorch fixtures for tests/reference/model/train_model.cpp: four networks built identically in
 # fusenet and torch.nn, their initial state, one train-mode forward/backward, and the state after 3 SGD and
 # 3 Adam steps. Run with the system Python that has torch:  /usr/bin/python3 tests/reference/model/gen_model.py
 #
@@ -44,6 +44,44 @@ def mixed_net():
                  shortcut=[nn.Conv2d(8, 12, 1, stride=2, bias=False), nn.BatchNorm2d(12)]),
         nn.ReLU(), nn.MaxPool2d(3, stride=1, padding=1), nn.AvgPool2d(2), nn.Conv2d(12, 6, 1), nn.Tanh(),
         nn.Flatten(), nn.Dropout(p=0.5), nn.Linear(24, 16), nn.BatchNorm1d(16), nn.Sigmoid(), nn.Linear(16, 5))
+
+
+def with_random_affine(net):
+    """BatchNorm weight and bias drawn away from PyTorch's 1 and 0: with bias 0, BN -> ReLU -> a per-channel conv
+    -> BN is invariant to the first BN's weight, whose true gradient is then zero and its float32 one noise."""
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.5, 0.5)
+    return net
+
+
+def resnet_net():
+    # fusenet: resnet_small_net in tests/reference/model/nets.hpp: a stem, an identity basic block, a stride-2
+    # block with a 1x1 projection shortcut, global average pool.
+    return with_random_affine(nn.Sequential(
+        nn.Conv2d(8, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+        Residual([nn.Conv2d(16, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+                  nn.Conv2d(16, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16)]),
+        nn.ReLU(),
+        Residual([nn.Conv2d(16, 32, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
+                  nn.Conv2d(32, 32, 3, padding=1, bias=False), nn.BatchNorm2d(32)],
+                 shortcut=[nn.Conv2d(16, 32, 1, stride=2, bias=False), nn.BatchNorm2d(32)]),
+        nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 10)))
+
+
+def mobile_net():
+    # fusenet: mobile_net in tests/reference/model/nets.hpp: depthwise-separable blocks at stride 1 and 2, a
+    # depthwise conv with a bias, one followed by a 2x2 max pool, global average pool.
+    return with_random_affine(nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+        nn.Conv2d(16, 16, 3, padding=1, groups=16), nn.BatchNorm2d(16), nn.ReLU(),
+        nn.Conv2d(16, 32, 1, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
+        nn.Conv2d(32, 32, 3, stride=2, padding=1, groups=32, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
+        nn.Conv2d(32, 32, 1, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
+        nn.Conv2d(32, 32, 3, padding=1, groups=32, bias=False), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 5)))
 
 
 def sampled(tensors):
@@ -116,6 +154,8 @@ def main():
     torch.manual_seed(20240611)
     run("reference", reference_net, (1, 28, 28), 10, 8)
     run("mixed", mixed_net, (3, 15, 15), 5, 6)
+    run("resnet", resnet_net, (8, 12, 12), 10, 8)
+    run("mobile", mobile_net, (3, 16, 16), 5, 8)
 
 
 if __name__ == "__main__":

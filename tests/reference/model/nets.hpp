@@ -39,11 +39,33 @@ using resnet_net =
                         conv2d<64, 3, padding<1>, bias<false>>, batch_norm,
                         shortcut<conv2d<64, 1, stride<2>, bias<false>>, batch_norm>>,
                relu, global_avg_pool, flatten, dense<10>>;
+
+/// gen_model.py's "resnet" fixture: a ResNet at small size, an identity block and a stride-2 projection block.
+using resnet_small_net =
+    sequential<input<8, 12, 12>, conv2d<16, 3, padding<1>, bias<false>>, batch_norm, relu,
+               residual<conv2d<16, 3, padding<1>, bias<false>>, batch_norm, relu, conv2d<16, 3, padding<1>, bias<false>>,
+                        batch_norm>,
+               relu,
+               residual<conv2d<32, 3, stride<2>, padding<1>, bias<false>>, batch_norm, relu,
+                        conv2d<32, 3, padding<1>, bias<false>>, batch_norm,
+                        shortcut<conv2d<32, 1, stride<2>, bias<false>>, batch_norm>>,
+               relu, global_avg_pool, flatten, dense<10>>;
+
+/// gen_model.py's "mobile" fixture: depthwise-separable blocks at stride 1 and 2, a depthwise conv with a bias,
+/// one followed by a 2×2 max pool.
+using mobile_net =
+    sequential<input<3, 16, 16>, conv2d<16, 3, padding<1>, bias<false>>, batch_norm, relu,
+               conv2d<16, 3, padding<1>, groups<16>>, batch_norm, relu, conv2d<32, 1, bias<false>>, batch_norm, relu,
+               conv2d<32, 3, stride<2>, padding<1>, groups<32>, bias<false>>, batch_norm, relu,
+               conv2d<32, 1, bias<false>>, batch_norm, relu, conv2d<32, 3, padding<1>, groups<32>, bias<false>>,
+               batch_norm, relu, max_pool<2>, global_avg_pool, flatten, dense<5>>;
 }  // namespace nets
 
 using nets::mixed_net;
+using nets::mobile_net;
 using nets::reference_net;
 using nets::resnet_net;
+using nets::resnet_small_net;
 
 /// A tensor of standard-normal values from a fixed seed.
 template <class Tensor>

@@ -215,3 +215,11 @@ TEST_CASE("reference net (MNIST CNN, batch 8) matches PyTorch in training") {
 TEST_CASE("mixed net (every layer kind, residuals, batch 6) matches PyTorch in training") {
   check_against_torch<fn::test::mixed_net>("mixed");
 }
+
+TEST_CASE("ResNet-style net (identity and stride-2 projection blocks, batch 8) matches PyTorch in training") {
+  check_against_torch<fn::test::resnet_small_net>("resnet");
+}
+
+TEST_CASE("MobileNet-style net (depthwise-separable blocks, stride 2, a pool, batch 8) matches PyTorch in training") {
+  check_against_torch<fn::test::mobile_net>("mobile");
+}

@@ -180,9 +180,12 @@ static_assert(infer<narrow, avx512>[0].exec == executor::gemm_conv);
 static_assert(infer<narrow, avx2>[0].exec == executor::depthwise_conv);
 static_assert(edges_agree(infer<mobilenet, avx512>, 7) && edges_agree(infer<mobilenet, avx2>, 7));
 static_assert(fn::stage_count<mobilenet, fn::mode::train> == 8);
-// training: the depthwise convs on the GEMM, the 1×1 pointwise ones on the direct kernel
-static_assert(train<mobilenet, avx512>[1].exec == executor::train_gemm_conv);
+// training: the depthwise convs (stride 1 and 2) with the channels in the lanes, the 1×1 pointwise ones on the
+// direct kernel; the 8-channel depthwise conv fills no AVX-512 vector and trains on the GEMM
+static_assert(trains(train<mobilenet, avx512>[1], executor::train_depthwise_conv, true, 32 * 32 * 32));
 static_assert(train<mobilenet, avx512>[2].exec == executor::train_direct_conv && train<mobilenet, avx512>[2].direct_input_grad);
-static_assert(train<mobilenet, avx512>[3].exec == executor::train_gemm_conv);
+static_assert(trains(train<mobilenet, avx512>[3], executor::train_depthwise_conv, true, 64 * 16 * 16));
+static_assert(train<mobilenet, avx2>[3].exec == executor::train_depthwise_conv);
+static_assert(train<narrow, avx512>[0].exec == executor::layer && train<narrow, avx2>[0].exec == executor::layer);
 
 }  // namespace

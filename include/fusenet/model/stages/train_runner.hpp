@@ -21,6 +21,7 @@
 #include "fusenet/model/node.hpp"
 #include "fusenet/model/stages/train_batch_norm.hpp"
 #include "fusenet/model/stages/train_common.hpp"
+#include "fusenet/model/stages/train_depthwise_conv.hpp"
 #include "fusenet/model/stages/train_direct_conv.hpp"
 #include "fusenet/model/stages/train_layer.hpp"
 #include "fusenet/plan/execution.hpp"
