@@ -58,9 +58,9 @@ inline void plane_grad_sums(const float* x, const float* dy, std::size_t len, fl
     q1 = kernels::fma(g1, batch::load_unaligned(x + i + lanes) - m, q1);
   }
   float ts = 0.0f, tq = 0.0f;
-  for (; i < len; ++i) {
+  for (; i < len; ++i) {  // explicit FMAs, as shifted_sums (batch_stats.hpp): never left to contraction
     ts += dy[i];
-    tq += dy[i] * (x[i] - mean);
+    tq = std::fma(dy[i], x[i] - mean, tq);
   }
   sum_dy += static_cast<double>(xsimd::hadd(a0 + a1)) + static_cast<double>(ts);
   sum_dy_xc += static_cast<double>(xsimd::hadd(q0 + q1)) + static_cast<double>(tq);

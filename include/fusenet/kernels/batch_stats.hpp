@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <xsimd/xsimd.hpp>
 
@@ -37,10 +38,12 @@ inline void shifted_sums(const float* p, std::size_t len, float shift, double& s
   }
   float ts = 0.0f, tq = 0.0f;
   const float* const tail = p + i;
+  // The tail's products as explicit FMAs, as the vector lanes: left to -ffp-contract, GCC contracted them at some
+  // inlined call sites and not at others, so two callers summing the same plane could differ in the last bit.
   for (std::size_t k = 0; k < len - i; ++k) {
     const float d = tail[k] - shift;
     ts += d;
-    tq += d * d;
+    tq = std::fma(d, d, tq);
   }
   sum = static_cast<double>(xsimd::hadd(a0 + a1)) + static_cast<double>(ts);
   sq = static_cast<double>(xsimd::hadd(q0 + q1)) + static_cast<double>(tq);
