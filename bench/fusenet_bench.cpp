@@ -159,7 +159,7 @@ void bench_train_conv(const options& o, std::size_t batch) {
   direct::state state;
   direct::forward(x.data(), w.data(), b.data(), y.data(), batch, state);  // backward needs a forward
   std::vector<float> dz_nhwc(batch * direct::dz_image);
-  fk::nchw_to_nhwc<64, 14, 14, direct::grad_pad>(dy.data(), dz_nhwc.data(), batch);
+  fk::nchw_to_nhwc<64, 14, 14, direct::dz_border>(dy.data(), dz_nhwc.data(), batch);
   for (int t : o.threads) {
     set_threads(t);
     const std::pair<std::string, std::function<void()>> runs[] = {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Training-path 2-d convolution on the direct kernel of conv_blocked.hpp: forward, input gradient and
-// weight gradient for a stride-1, undilated, ungrouped K×K convolution. x and dx are NCHW, the layout between
+// weight gradient for an undilated, ungrouped K×K convolution at stride S (1 or 2). x and dx are NCHW, the layout between
 // layers; the conv output z and its gradient dz are NHWC, the kernel's own layout, which the stage's
 // BatchNorm epilogue (batch_norm_relu_pool_nhwc.hpp) reads and writes.
 #pragma once
@@ -12,11 +12,13 @@
 // convolves it, and kept for the weight gradient.
 //
 // The three products, for output channel o, input channel i, tap (ky, kx), P = Pad, xp = x zero-padded by P:
-//   forward:      z[o][y][x]   = b[o] + Σ_{i,ky,kx} w[o][i][ky][kx] · xp[i][y + ky][x + kx]
+//   forward:      z[o][y][x]   = b[o] + Σ_{i,ky,kx} w[o][i][ky][kx] · xp[i][S·y + ky][S·x + kx]
 //   input grad:   dx[i][y][x]  = Σ_{o,ky,kx} w[o][i][K−1−ky][K−1−kx] · dzp[o][y + ky][x + kx]
-//                 (dz zero-padded by K−1−P: a stride-1 convolution of dz with the flipped, transposed weights,
-//                 so it runs on the same kernel with Cout and Cin exchanged)
-//   weight grad:  dw[o][i][ky][kx] = Σ_{n,y,x} dz[n][o][y][x] · xp[n][i][y + ky][x + kx]
+//                 (dzp: dz spread S apart over D = H + 2P − K + 1 rows and columns, the rest zero, then
+//                 zero-padded by K−1−P; D = Ho at stride 1. A stride-1 convolution of dzp with the flipped,
+//                 transposed weights, so it runs on the same kernel with Cout and Cin exchanged; at stride 2
+//                 three of four of its products are with zeros, which the unit-stride kernel's speed still pays)
+//   weight grad:  dw[o][i][ky][kx] = Σ_{n,y,x} dz[n][o][y][x] · xp[n][i][S·y + ky][S·x + kx]
 //                 (its own register tile below: output channels o in the lanes, a run of (kx, i) pairs of one
 //                 kernel row ky in broadcasts; in bordered NHWC those pairs are contiguous, as in the forward)
 // Determinism: images are independent in the forward and the input gradient; weight gradients are summed per
@@ -58,12 +60,12 @@ struct dw_tile {
   static constexpr std::size_t vectors = Vectors, cols = Cols;
 };
 
-/// Accumulates acc[c][q] += xp[y + ky][x][j0 + c] · dz[y][x][o0 + q·V] over one image's output pixels, for
+/// Accumulates acc[c][q] += xp[S·y + ky][S·x][j0 + c] · dz[y][x][o0 + q·V] over one image's output pixels, for
 /// the (kx, i) pairs j0 .. j0 + Cols of kernel row ky (j = kx·Cin + i) and the Vectors·V channels from o0.
 /// `x_row` is bordered row ky of the image at column 0 plus j0, `dz` the first output pixel's channel o0.
 /// `part` is [K][K·Cin][Cout] at (ky, j0, o0); it is overwritten when `first`, accumulated otherwise.
 template <class Arch, std::size_t Vectors, std::size_t Cols, std::size_t Cin, std::size_t Cout, std::size_t Ho,
-          std::size_t Wo, std::size_t XRow, std::size_t DzRow>
+          std::size_t Wo, std::size_t XRow, std::size_t DzRow, std::size_t Stride>
 [[gnu::always_inline]] inline void dw_run_tile(const float* x_row, const float* dz, float* part, bool first) {
   using vec = xsimd::batch<float, Arch>;
   constexpr std::size_t v = vec::size;
@@ -73,7 +75,7 @@ template <class Arch, std::size_t Vectors, std::size_t Cols, std::size_t Cin, st
 #pragma GCC unroll 8
     for (std::size_t q = 0; q < Vectors; ++q) acc[c][q] = first ? vec(0.0f) : vec::load_unaligned(part + c * Cout + q * v);
   for (std::size_t y = 0; y < Ho; ++y) {
-    const float* xr = x_row + y * XRow;
+    const float* xr = x_row + Stride * y * XRow;
     const float* dr = dz + y * DzRow;
     for (std::size_t x = 0; x < Wo; ++x) {
       vec d[Vectors];
@@ -81,7 +83,7 @@ template <class Arch, std::size_t Vectors, std::size_t Cols, std::size_t Cin, st
       for (std::size_t q = 0; q < Vectors; ++q) d[q] = vec::load_unaligned(dr + x * Cout + q * v);
 #pragma GCC unroll 64
       for (std::size_t c = 0; c < Cols; ++c) {
-        const vec b(xr[x * Cin + c]);
+        const vec b(xr[Stride * x * Cin + c]);
 #pragma GCC unroll 8
         for (std::size_t q = 0; q < Vectors; ++q) acc[c][q] = kernels::fma(b, d[q], acc[c][q]);
       }
@@ -110,28 +112,33 @@ constexpr auto pick_dw_tile() {
 
 }  // namespace detail
 
-/// A Cin → Cout, K×K, stride-1 convolution with zero padding Pad on an H×W map, for training, on the direct
+/// A Cin → Cout, K×K convolution at stride Stride with zero padding Pad on an H×W map, for training, on the direct
 /// kernel. InputGrad: the input gradient runs on the direct kernel too (Cout → Cin); else the caller takes it
 /// from conv2d_gemm.hpp. Whether a convolution trains here, and with which input gradient, is the plan's
 /// decision (plan/rules.hpp: trainable_direct_conv, trainable_direct_input_grad); the kernel checks that the
 /// geometry and tiles it is given are ones it can run.
 template <std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, std::size_t K, std::size_t Pad,
-          bool InputGrad, class Arch = xsimd::default_arch>
+          bool InputGrad, std::size_t Stride = 1, class Arch = xsimd::default_arch>
 struct conv2d_direct {
   static constexpr std::size_t v = xsimd::batch<float, Arch>::size;
-  static constexpr std::size_t ho = H + 2 * Pad - K + 1, wo = W + 2 * Pad - K + 1;
-  /// The padding of dz that turns the input gradient into a convolution (K − 1 − Pad).
+  static constexpr std::size_t ho = (H + 2 * Pad - K) / Stride + 1, wo = (W + 2 * Pad - K) / Stride + 1;
+  /// The padding of the spread dz that turns the input gradient into a convolution (K − 1 − Pad), and the
+  /// spread dz's size before it (dh × dw: H + 2·Pad − K + 1, which is ho × wo at stride 1).
   static constexpr std::size_t grad_pad = K - 1 - Pad;
+  static constexpr std::size_t dh = H + 2 * Pad - K + 1, dw_cols = W + 2 * Pad - K + 1;
+  /// The border of the dz images backward takes: the input gradient's padding at stride 1, where the kernel reads
+  /// them in place; none at stride 2, where backward spreads each image into its own bordered buffer first.
+  static constexpr std::size_t dz_border = Stride == 1 ? grad_pad : 0;
 
-  using forward_tile = default_conv_tile<Cin, Cout, H, W, K, Pad, 1, Arch>;
-  using input_grad_tile = default_conv_tile<Cout, Cin, ho, wo, K, grad_pad, 1, Arch>;
+  using forward_tile = default_conv_tile<Cin, Cout, H, W, K, Pad, 1, Arch, Stride>;
+  using input_grad_tile = default_conv_tile<Cout, Cin, dh, dw_cols, K, grad_pad, 1, Arch>;
   static constexpr bool direct_input_grad = InputGrad;
 
-
-  /// Floats of one image: the bordered NHWC input kept for the weight gradient, and the bordered NHWC dz
-  /// backward reads.
+  /// Floats of one image: the bordered NHWC input kept for the weight gradient, the NHWC dz backward reads (with
+  /// dz_border), and the spread, bordered dz of the input gradient at stride 2 (none at stride 1).
   static constexpr std::size_t x_image = nhwc_image_size<Cin, H, W, Pad>;
-  static constexpr std::size_t dz_image = nhwc_image_size<Cout, ho, wo, grad_pad>;
+  static constexpr std::size_t dz_image = nhwc_image_size<Cout, ho, wo, dz_border>;
+  static constexpr std::size_t spread_image = Stride == 1 ? 0 : nhwc_image_size<Cout, dh, dw_cols, grad_pad>;
   static constexpr std::size_t weight_size = Cout * Cin * K * K;
 
   using state = conv2d_direct_state;
@@ -154,14 +161,14 @@ struct conv2d_direct {
       float* const xi = s.input.data() + i * x_image;
       float* const zi = z + i * ho * wo * Cout;
       nchw_to_nhwc<Cin, H, W, Pad>(x + i * Cin * H * W, xi, 1);
-      conv_bias_relu_pool_image<forward_tile, Cin, Cout, H, W, K, Pad, 1, pool_max, act_none, 0, Arch>(
+      conv_bias_relu_pool_image<forward_tile, Cin, Cout, H, W, K, Pad, 1, pool_max, act_none, 0, Arch, Stride>(
           xi, s.forward_weights.data(), b, zi);
       if (moments != nullptr) moments_of_pixels<Arch>(zi, ho * wo, Cout, moments + i * Cout);
     }
   }
 
-  /// Gradients of the last forward given dz as bordered NHWC (N images of dz_image floats: (Ho + 2·grad_pad)
-  /// × (Wo + 2·grad_pad) × Cout with a zero border, as batch_norm_relu_pool_nhwc_backward writes it), as
+  /// Gradients of the last forward given dz as bordered NHWC (N images of dz_image floats: (Ho + 2·dz_border)
+  /// × (Wo + 2·dz_border) × Cout with a zero border, as batch_norm_relu_pool_nhwc_backward writes it), as
   /// conv2d_backward: dx (NCHW) overwritten unless nullptr, dw and db accumulated unless nullptr;
   /// bit-identical for any thread count. Requires: the forward of these n images ran with s; dx == nullptr
   /// unless InputGrad (the caller takes the input gradient from conv2d_backward then).
@@ -178,8 +185,8 @@ struct conv2d_direct {
   static void backward_from(DzOf&& dz_of, float* dx, float* dw, float* db, std::size_t n, const state& s,
                             std::vector<float>& workspace) {
     assert(dx == nullptr || InputGrad);
-    constexpr std::size_t part_size = K * K * Cin * Cout, per_thread = H * W * Cin + dz_image;
-    constexpr std::size_t dz_row = (wo + 2 * grad_pad) * Cout, dz_first = grad_pad * dz_row + grad_pad * Cout;
+    constexpr std::size_t part_size = K * K * Cin * Cout, per_thread = H * W * Cin + dz_image + spread_image;
+    constexpr std::size_t dz_row = (wo + 2 * dz_border) * Cout, dz_first = dz_border * dz_row + dz_border * Cout;
     const std::size_t chunks = (n + conv2d_dw_chunk - 1) / conv2d_dw_chunk;
     const std::size_t threads = detail::team_threads(chunks);
     const std::size_t partials = dw != nullptr ? chunks * part_size : 0, bias_partials = db != nullptr ? n * Cout : 0;
@@ -195,6 +202,8 @@ struct conv2d_direct {
     for (std::size_t c = 0; c < chunks; ++c) {
       float* const dx_nhwc = scratch + detail::thread_rank() * per_thread;
       float* const dz_scratch = dx_nhwc + H * W * Cin;
+      float* const spread = dz_scratch + dz_image;
+      if (spread_image > 0 && dx != nullptr) std::fill(spread, spread + spread_image, 0.0f);  // zeros stay zero
       const std::size_t first = c * conv2d_dw_chunk, last = std::min(n, first + conv2d_dw_chunk);
       for (std::size_t i = first; i < last; ++i) {
         const float* const dzb = dz_of(i, dz_scratch);
@@ -208,8 +217,18 @@ struct conv2d_direct {
         if (dw != nullptr) weight_grad_image(s.input.data() + i * x_image, dzb, parts + c * part_size, i == first);
         if (dx != nullptr) {
           if constexpr (InputGrad) {
-            conv_bias_relu_pool_image<input_grad_tile, Cout, Cin, ho, wo, K, grad_pad, 1, pool_max, act_none, 0,
-                                      Arch>(dzb, s.input_grad_weights.data(), s.zeros.data(), dx_nhwc);
+            const float* dzp = dzb;
+            if constexpr (Stride > 1) {  // dz[y][x] to (S·y, S·x) of the spread map, inside its border
+              constexpr std::size_t spread_row = (dw_cols + 2 * grad_pad) * Cout;
+              float* const s0 = spread + grad_pad * spread_row + grad_pad * Cout;
+              for (std::size_t y = 0; y < ho; ++y)
+                for (std::size_t x = 0; x < wo; ++x)
+                  std::copy(dzb + (y * wo + x) * Cout, dzb + (y * wo + x + 1) * Cout,
+                            s0 + Stride * y * spread_row + Stride * x * Cout);
+              dzp = spread;
+            }
+            conv_bias_relu_pool_image<input_grad_tile, Cout, Cin, dh, dw_cols, K, grad_pad, 1, pool_max, act_none, 0,
+                                      Arch>(dzp, s.input_grad_weights.data(), s.zeros.data(), dx_nhwc);
             nhwc_to_nchw<Cin, H, W, 0>(dx_nhwc, dx + i * Cin * H * W, 1);
           }
         }
@@ -235,8 +254,10 @@ struct conv2d_direct {
   static constexpr void check_geometry() {
     static_assert(Pad < K, "fusenet: conv2d_direct: the padding must be below the kernel size (the input "
                            "gradient pads dz by K - 1 - Pad)");
-    detail::check_conv_tile<forward_tile, Cin, Cout, H, W, K, Pad, 1, Arch>();
-    if constexpr (InputGrad) detail::check_conv_tile<input_grad_tile, Cout, Cin, ho, wo, K, grad_pad, 1, Arch>();
+    static_assert(Stride == 1 || Stride == 2, "fusenet: conv2d_direct: stride 1 or 2");
+    detail::check_conv_tile<forward_tile, Cin, Cout, H, W, K, Pad, 1, Arch, Stride>();
+    if constexpr (InputGrad)
+      detail::check_conv_tile<input_grad_tile, Cout, Cin, dh, dw_cols, K, grad_pad, 1, Arch>();
   }
 
   /// Packs the weights for this step and sizes the kept input for n images.
@@ -264,18 +285,18 @@ struct conv2d_direct {
     constexpr std::size_t j = K * Cin;
     constexpr auto tile = detail::pick_dw_tile<j, Cout, Arch>();
     constexpr std::size_t nv = tile.first, cols = tile.second, full = j / cols, tail = j % cols;
-    constexpr std::size_t x_row = (W + 2 * Pad) * Cin, dz_row = (wo + 2 * grad_pad) * Cout;
+    constexpr std::size_t x_row = (W + 2 * Pad) * Cin, dz_row = (wo + 2 * dz_border) * Cout;
     static_assert(nv * cols + nv + 1 <= vector_registers<Arch>, "fusenet: conv2d_direct: dw tile would spill");
-    const float* dz0 = dzb + grad_pad * dz_row + grad_pad * Cout;  // dz's first interior pixel
+    const float* dz0 = dzb + dz_border * dz_row + dz_border * Cout;  // dz's first interior pixel
     for (std::size_t ky = 0; ky < K; ++ky) {
       for (std::size_t ob = 0; ob < Cout / (nv * v); ++ob) {
         const float* d = dz0 + ob * nv * v;
         float* p = part + ky * j * Cout + ob * nv * v;
         for (std::size_t t = 0; t < full; ++t)
-          detail::dw_run_tile<Arch, nv, cols, Cin, Cout, ho, wo, x_row, dz_row>(xb + ky * x_row + t * cols, d,
+          detail::dw_run_tile<Arch, nv, cols, Cin, Cout, ho, wo, x_row, dz_row, Stride>(xb + ky * x_row + t * cols, d,
                                                                                p + t * cols * Cout, first);
         if constexpr (tail > 0)
-          detail::dw_run_tile<Arch, nv, tail, Cin, Cout, ho, wo, x_row, dz_row>(xb + ky * x_row + full * cols, d,
+          detail::dw_run_tile<Arch, nv, tail, Cin, Cout, ho, wo, x_row, dz_row, Stride>(xb + ky * x_row + full * cols, d,
                                                                                p + full * cols * Cout, first);
       }
     }

@@ -341,15 +341,15 @@ constexpr void check_conv_tile() {
 
 }  // namespace detail
 
-/// One image of conv_bias_relu_pool_tiled, on the calling thread only: for callers that spread images over
-/// threads themselves (the training convolution, which converts each image to and from NCHW around it).
-/// Requires / Ensures: as conv_bias_relu_pool_tiled with batch 1.
+/// One image of conv_bias_relu_pool_tiled (at stride Stride, input border Pad), on the calling thread only: for
+/// callers that spread images over threads themselves (the training convolution, which converts each image to and
+/// from NCHW around it). Requires / Ensures: as conv_bias_relu_pool_tiled with batch 1.
 template <class Tile, std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, std::size_t K,
           std::size_t Pad, std::size_t PoolWindow, class Pool, class Act, std::size_t OutBorder,
-          class Arch = xsimd::default_arch>
+          class Arch = xsimd::default_arch, std::size_t Stride = 1>
 inline void conv_bias_relu_pool_image(const float* in, const float* packed_w, const float* bias, float* out) {
-  using geo = detail::conv_geometry<Cin, Cout, H, W, K, Pad, PoolWindow, OutBorder, Arch>;
-  detail::check_conv_tile<Tile, Cin, Cout, H, W, K, Pad, PoolWindow, Arch>();
+  using geo = detail::conv_geometry<Cin, Cout, H, W, K, Pad, PoolWindow, OutBorder, Arch, Stride>;
+  detail::check_conv_tile<Tile, Cin, Cout, H, W, K, Pad, PoolWindow, Arch, Stride>();
   assert(reinterpret_cast<std::uintptr_t>(packed_w) % (geo::v * sizeof(float)) == 0);
   detail::conv_zero_border<geo>(out);
   constexpr std::size_t blocks = Cout / (geo::v * Tile::vectors);

@@ -135,12 +135,13 @@ constexpr bool fusable_pixel_conv(const conv_facts& c, const target& t) {
 }
 
 /// Training runs a convolution with batch statistics on the direct kernel (kernels/conv2d_direct.hpp) when the
-/// inference kernel takes it without a pool at stride 1 and its padding is below its kernel (so that its input
-/// gradient is a convolution of dz padded by K − 1 − P ≥ 0). Otherwise it trains on im2col + GEMM.
+/// inference kernel takes it without a pool at stride 1 or 2 and its padding is below its kernel (so that its
+/// input gradient is a convolution of the stride-spread dz padded by K − 1 − P ≥ 0). Otherwise it trains on
+/// im2col + GEMM.
 constexpr bool trainable_direct_conv(const conv_facts& c, const target& t) {
   conv_facts unpooled = c;
   unpooled.pool = 1;
-  return c.stride == 1 && c.pad < c.kernel && fusable_direct_conv(unpooled, t);
+  return (c.stride == 1 || c.stride == 2) && c.pad < c.kernel && fusable_direct_conv(unpooled, t);
 }
 
 /// A depthwise convolution (groups = channels, multiplier 1, stride 1 or 2) trains with the channels in the lanes
@@ -153,13 +154,14 @@ constexpr bool trainable_depthwise_conv(const conv_facts& c, const target& t) {
   return fusable_depthwise_conv(unpooled, t) && c.kernel + 2 <= t.vector_registers;
 }
 
-/// The input gradient of a directly trained convolution: dz (Cout channels on the Ho×Wo output, padded by
-/// K − 1 − P) convolved with the flipped, transposed weights into Cin channels. It runs on the direct kernel too
+/// The input gradient of a directly trained convolution: dz (Cout channels on the Ho×Wo output, spread by the
+/// stride and padded by K − 1 − P) convolved with the flipped, transposed weights into Cin channels. It runs on the direct kernel too
 /// when that convolution is one the kernel takes (Cin fills whole vectors, its tile fits); else on the GEMM.
 constexpr bool trainable_direct_input_grad(const conv_facts& c, const target& t) {
   if (!trainable_direct_conv(c, t)) return false;
-  const std::size_t ho = c.height + 2 * c.pad - c.kernel + 1, wo = c.width + 2 * c.pad - c.kernel + 1;
-  const conv_facts transposed{c.out_channels, c.in_channels, c.kernel, 1, 1, 1, c.kernel - 1 - c.pad, ho, wo, 1};
+  // dz spread by the stride over H + 2P − K + 1 rows and columns (Ho × Wo at stride 1), see conv2d_direct.hpp
+  const std::size_t dh = c.height + 2 * c.pad - c.kernel + 1, dw = c.width + 2 * c.pad - c.kernel + 1;
+  const conv_facts transposed{c.out_channels, c.in_channels, c.kernel, 1, 1, 1, c.kernel - 1 - c.pad, dh, dw, 1};
   return fusable_direct_conv(transposed, t);
 }
 

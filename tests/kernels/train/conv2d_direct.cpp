@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // The training convolution on the direct kernel (conv2d_direct.hpp) against the scalar convolution run in
 // double: forward (with the channel moments), input gradient and weight/bias gradient, for the reference
-// CNN's layers and odd geometries; overwrite vs accumulate; 1 vs 2 threads bit-identical.
+// CNN's layers, odd geometries and stride 2; overwrite vs accumulate; 1 vs 2 threads bit-identical.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -47,26 +47,28 @@ outputs run_direct(std::size_t n, const std::vector<float>& x, const std::vector
   std::vector<float> z_nhwc(dz.size(), std::numeric_limits<float>::quiet_NaN()), dz_nhwc(n * Conv::dz_image, 1e30f);
   Conv::forward(x.data(), w.data(), bias, z_nhwc.data(), n, s, o.moments.data());
   fk::nhwc_to_nchw<Cout, Conv::ho, Conv::wo, 0>(z_nhwc.data(), o.z.data(), n);
-  fk::nchw_to_nhwc<Cout, Conv::ho, Conv::wo, Conv::grad_pad>(dz.data(), dz_nhwc.data(), n);
+  fk::nchw_to_nhwc<Cout, Conv::ho, Conv::wo, Conv::dz_border>(dz.data(), dz_nhwc.data(), n);
   Conv::backward(dz_nhwc.data(), Conv::direct_input_grad ? o.dx.data() : nullptr, o.dw.data(), o.db.data(), n, s,
                  workspace);
   return o;
 }
 
-template <std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, std::size_t K, std::size_t Pad>
+template <std::size_t Cin, std::size_t Cout, std::size_t H, std::size_t W, std::size_t K, std::size_t Pad,
+          std::size_t Stride = 1>
 void check_against_scalar(std::size_t n, std::mt19937& rng, std::vector<float>& workspace) {
   // as the training plan decides it for this build's target
-  constexpr fusenet::conv_facts facts{Cin, Cout, K, 1, 1, 1, Pad, H, W, 1};
+  constexpr fusenet::conv_facts facts{Cin, Cout, K, Stride, 1, 1, Pad, H, W, 1};
   static_assert(fusenet::trainable_direct_conv(facts, fusenet::build_target));
   using conv = fk::conv2d_direct<Cin, Cout, H, W, K, Pad,
-                                 fusenet::trainable_direct_input_grad(facts, fusenet::build_target)>;
+                                 fusenet::trainable_direct_input_grad(facts, fusenet::build_target), Stride>;
   CAPTURE(Cin);
   CAPTURE(Cout);
   CAPTURE(H);
   CAPTURE(W);
   CAPTURE(K);
   CAPTURE(Pad);
-  const fk::conv2d_geometry g{n, Cin, H, W, Cout, K, 1, Pad, 1, 1};
+  CAPTURE(Stride);
+  const fk::conv2d_geometry g{n, Cin, H, W, Cout, K, Stride, Pad, 1, 1};
   const std::size_t plane = conv::ho * conv::wo;
   REQUIRE(plane == g.out_h() * g.out_w());
   const auto x = random_vector(n * Cin * H * W, rng), w = random_vector(Cout * Cin * K * K, rng);
@@ -116,6 +118,12 @@ TEST_CASE("direct training convolution matches the scalar convolution in double,
   check_against_scalar<16, 16, 5, 5, 1, 0>(9, rng, workspace);     // pointwise
   check_against_scalar<3, 16, 8, 8, 3, 2>(2, rng, workspace);      // padding 2 > K/2, 3 input channels
   check_against_scalar<16, 16, 1, 1, 3, 1>(2, rng, workspace);     // 1×1 map: only the centre tap is real
+  // stride 2: a ResNet down-block's 3×3 and its 1×1 projection, odd maps (the last row and column unread)
+  check_against_scalar<16, 32, 16, 16, 3, 1, 2>(9, rng, workspace);
+  check_against_scalar<16, 32, 16, 16, 1, 0, 2>(9, rng, workspace);
+  check_against_scalar<16, 16, 9, 7, 3, 1, 2>(2, rng, workspace);
+  check_against_scalar<32, 16, 8, 8, 3, 0, 2>(2, rng, workspace);  // no padding
+  check_against_scalar<3, 16, 11, 11, 5, 2, 2>(2, rng, workspace);  // 5×5, 3 input channels (dx on the GEMM)
 }
 
 TEST_CASE("direct training convolution: the kept state follows the batch size of each forward") {
@@ -132,7 +140,7 @@ TEST_CASE("direct training convolution: the kept state follows the batch size of
     std::vector<float> z_nhwc(dz.size()), dz_nhwc(n * conv::dz_image);
     conv::forward(x.data(), w.data(), nullptr, z_nhwc.data(), n, s);
     fk::nhwc_to_nchw<16, 6, 6, 0>(z_nhwc.data(), z.data(), n);
-    fk::nchw_to_nhwc<16, 6, 6, conv::grad_pad>(dz.data(), dz_nhwc.data(), n);
+    fk::nchw_to_nhwc<16, 6, 6, conv::dz_border>(dz.data(), dz_nhwc.data(), n);
     conv::backward(dz_nhwc.data(), nullptr, dw.data(), nullptr, n, s, workspace);
     fk::scalar::conv2d_forward(g, x.data(), w.data(), static_cast<const float*>(nullptr), z_ref.data());
     fk::scalar::conv2d_backward(g, x.data(), w.data(), dz.data(), static_cast<float*>(nullptr), dw_ref.data(),

@@ -154,8 +154,15 @@ using basic_train = fn::detail::train_plan_of<basic::block_list, fn::chw(16, 32,
 static_assert(basic_train::count == 2 && trains(basic_train::records[0], executor::train_direct_conv, true, 16 * 32 * 32));
 static_assert(basic_train::records[0].direct_input_grad && !basic_train::records[1].st.relu);
 using down_train = fn::detail::train_plan_of<down::block_list, fn::chw(16, 32, 32), avx512>;
-static_assert(down_train::records[0].exec == executor::train_gemm_conv);  // stride 2
+// the stride-2 3×3 conv and the 1×1 stride-2 projection train on the direct kernel too, input gradient included
+// (16 input channels fill an AVX-512 vector)
+static_assert(down_train::records[0].exec == executor::train_direct_conv && down_train::records[0].direct_input_grad);
 static_assert(down_train::records[1].exec == executor::train_direct_conv);
+using down_shortcut_train = fn::detail::train_plan_of<down::shortcut_list, fn::chw(16, 32, 32), avx512>;
+static_assert(down_shortcut_train::records[0].exec == executor::train_direct_conv &&
+              down_shortcut_train::records[0].direct_input_grad);
+static_assert(fn::detail::train_plan_of<down::block_list, fn::chw(16, 32, 32), avx2>::records[0].exec ==
+              executor::train_direct_conv);
 
 // 5. MobileNet-style depthwise-separable blocks: depthwise (groups = channels) and pointwise convs alternate on
 //    bordered NHWC from the first conv to the global pool, which sums the NHWC pixels into the head's features.

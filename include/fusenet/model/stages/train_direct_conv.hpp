@@ -24,7 +24,7 @@ struct train_stage<P, S, executor::train_direct_conv> {
   static constexpr std::size_t first = F::st.first;
   /// The plan decided both that this convolution runs here and whether its input gradient does too.
   using direct = kernels::conv2d_direct<c.in.d[0], c.out.d[0], c.in.d[1], c.in.d[2], c.window, c.pad,
-                                        F::rec.direct_input_grad>;
+                                        F::rec.direct_input_grad, c.step>;
 
   template <class Nodes>
   static void forward(Nodes& nodes, const float* x, float* y, std::size_t n, train_stage_keep& keep,
@@ -60,7 +60,7 @@ struct train_stage<P, S, executor::train_direct_conv> {
         static_cast<float>(norm_layer::epsilon), dy, keep.code.data(), keep.picked.data(), norm.grad(0),
         norm.grad(1), s.grad, ctx.exchange);
     auto dz_of = [&gradient](std::size_t i, float* scratch) {
-      gradient.image(i, scratch, direct::grad_pad);
+      gradient.image(i, scratch, direct::dz_border);
       return static_cast<const float*>(scratch);
     };
     direct::backward_from(dz_of, F::rec.direct_input_grad ? dx : nullptr, head.grad(0), head.bias_grad_ptr(), n,
@@ -71,8 +71,8 @@ struct train_stage<P, S, executor::train_direct_conv> {
       float* bordered = s.at_least(s.dz, direct::dz_image);
       float* planes = s.at_least(s.dz_planes, n * e.channels * e.plane());
       for (std::size_t i = 0; i < n; ++i) {
-        gradient.image(i, bordered, direct::grad_pad);
-        kernels::nhwc_to_nchw<c.out.d[0], c.out.d[1], c.out.d[2], direct::grad_pad>(
+        gradient.image(i, bordered, direct::dz_border);
+        kernels::nhwc_to_nchw<c.out.d[0], c.out.d[1], c.out.d[2], direct::dz_border>(
             bordered, planes + i * e.channels * e.plane(), 1);
       }
       kernels::conv2d_backward(head.geometry(n), keep.input, head.value(0), planes, dx, nullptr, nullptr,
