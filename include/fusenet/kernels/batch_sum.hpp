@@ -36,6 +36,19 @@ inline void add_pairwise(float* parts, std::size_t count, std::size_t size, std:
     }
 }
 
+/// dw += a convolution's weight gradient from its per-chunk partials: `chunks` partials laid out [taps][cin][cout]
+/// (parts + c·taps·cin·cout), added in the batch tree (parts is overwritten), into PyTorch's [cout][cin][taps].
+/// A depthwise convolution is the case cin = 1.
+inline void add_conv_weight_partials(float* parts, std::size_t chunks, std::size_t taps, std::size_t cin,
+                                     std::size_t cout, float* dw) {
+  if (chunks == 0) return;
+  const std::size_t part_size = taps * cin * cout;
+  add_pairwise(parts, chunks, part_size, part_size);
+  for (std::size_t o = 0; o < cout; ++o)
+    for (std::size_t i = 0; i < cin; ++i)
+      for (std::size_t t = 0; t < taps; ++t) dw[(o * cin + i) * taps + t] += parts[(t * cin + i) * cout + o];
+}
+
 /// One value per image summed in the batch tree: add() the images' values in image order, then total().
 /// Each chunk's values are added in double and the chunk's sum, times `scale`, rounded to float; the chunks'
 /// floats are added pairwise as add_pairwise does, on a stack (a binary counter), without storing them all.
@@ -79,6 +92,16 @@ class batch_sum {
   float value_[64] = {};          // subtree sums, at most one per level
   unsigned char level_[64] = {};  // their levels, decreasing from the bottom
 };
+
+/// out[c] += Σ over `images` of sums[i·channels + c] (one float per image and channel, e.g. a bias gradient's
+/// per-image Σ dz), each channel summed in the batch tree.
+inline void add_image_sums(const float* sums, std::size_t images, std::size_t channels, float* out) {
+  for (std::size_t c = 0; c < channels; ++c) {
+    batch_sum sum;  // the images' float sums, in the batch tree
+    for (std::size_t i = 0; i < images; ++i) sum.add(static_cast<double>(sums[i * channels + c]));
+    out[c] += sum.total();
+  }
+}
 
 namespace detail {
 

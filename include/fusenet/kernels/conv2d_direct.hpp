@@ -48,6 +48,7 @@ namespace fusenet::kernels {
 struct conv2d_direct_state {
   aligned_vector<float> forward_weights;     // [Cout/V][K][K][Cin][V]
   aligned_vector<float> input_grad_weights;  // flipped and transposed: [Cin/V][K][K][Cout][V]
+  std::vector<float> flipped_weights;        // w flipped and transposed as [Cin][Cout][K][K], before packing
   std::vector<float> zeros;                  // the bias of the input gradient, and of a bias-free conv
   aligned_vector<float> input;               // bordered NHWC x, batch · x_image floats
 };
@@ -234,20 +235,8 @@ struct conv2d_direct {
         }
       }
     }
-    if (db != nullptr) {
-      for (std::size_t o = 0; o < Cout; ++o) {
-        batch_sum sum;  // the images' float sums, in the batch tree
-        for (std::size_t i = 0; i < n; ++i) sum.add(static_cast<double>(bias_parts[i * Cout + o]));
-        db[o] += sum.total();
-      }
-    }
-    if (dw != nullptr && chunks > 0) {
-      // the chunks' partials in the batch tree; parts are [ky][kx][i][o], dw is PyTorch's [o][i][ky][kx]
-      add_pairwise(parts, chunks, part_size, part_size);
-      for (std::size_t o = 0; o < Cout; ++o)
-        for (std::size_t i = 0; i < Cin; ++i)
-          for (std::size_t t = 0; t < K * K; ++t) dw[(o * Cin + i) * K * K + t] += parts[(t * Cin + i) * Cout + o];
-    }
+    if (db != nullptr) add_image_sums(bias_parts, n, Cout, db);
+    if (dw != nullptr) add_conv_weight_partials(parts, chunks, K * K, Cin, Cout, dw);
   }
 
  private:
@@ -266,14 +255,15 @@ struct conv2d_direct {
     pack_conv_weights<Cin, Cout, K, Arch>(w, s.forward_weights.data());
     if constexpr (InputGrad) {
       // w'[i][o][ky][kx] = w[o][i][K−1−ky][K−1−kx], then packed like any Cout → Cin weight
-      std::vector<float> flipped(weight_size);
+      s.flipped_weights.resize(weight_size);  // kept, so no step allocates (and faults in) a fresh array
+      float* const flipped = s.flipped_weights.data();
       for (std::size_t o = 0; o < Cout; ++o)
         for (std::size_t i = 0; i < Cin; ++i)
           for (std::size_t ky = 0; ky < K; ++ky)
             for (std::size_t kx = 0; kx < K; ++kx)
               flipped[((i * Cout + o) * K + ky) * K + kx] = w[((o * Cin + i) * K + (K - 1 - ky)) * K + (K - 1 - kx)];
       s.input_grad_weights.resize(weight_size);
-      pack_conv_weights<Cout, Cin, K, Arch>(flipped.data(), s.input_grad_weights.data());
+      pack_conv_weights<Cout, Cin, K, Arch>(flipped, s.input_grad_weights.data());
     }
     s.zeros.assign(std::max(Cin, Cout), 0.0f);
     if (s.input.size() < n * x_image) s.input.resize(n * x_image);

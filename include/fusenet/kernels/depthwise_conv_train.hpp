@@ -59,6 +59,8 @@ struct depthwise_conv_train {
   /// Floats of one image: the bordered NHWC input (kept; also the shape of the scattered input gradient) and z.
   static constexpr std::size_t x_image = geometry::in_image, z_image = ho * wo * C;
   static constexpr std::size_t weight_size = C * K * K;
+  /// backward_from reads each image's dz without a border.
+  static constexpr std::size_t dz_border = 0;
 
   using state = conv2d_direct_state;
 
@@ -122,19 +124,8 @@ struct depthwise_conv_train {
         }
       }
     }
-    if (db != nullptr) {
-      for (std::size_t o = 0; o < C; ++o) {
-        batch_sum sum;  // the images' float sums, in the batch tree
-        for (std::size_t i = 0; i < n; ++i) sum.add(static_cast<double>(bias_parts[i * C + o]));
-        db[o] += sum.total();
-      }
-    }
-    if (dw != nullptr && chunks > 0) {
-      // the chunks' partials in the batch tree; parts are [ky][kx][c], dw is PyTorch's [c][0][ky][kx]
-      add_pairwise(parts, chunks, part_size, part_size);
-      for (std::size_t o = 0; o < C; ++o)
-        for (std::size_t t = 0; t < K * K; ++t) dw[o * K * K + t] += parts[t * C + o];
-    }
+    if (db != nullptr) add_image_sums(bias_parts, n, C, db);
+    if (dw != nullptr) add_conv_weight_partials(parts, chunks, K * K, 1, C, dw);
   }
 
  private:

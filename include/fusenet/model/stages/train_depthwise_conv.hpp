@@ -1,66 +1,20 @@
 // SPDX-License-Identifier: MIT
 // The train_depthwise_conv executor: a depthwise conv2d → batch_norm [→ relu] [→ 2×2 max pool] with the channels in
-// the lanes (kernels/depthwise_conv_train.hpp). z stays NHWC with each image's channel moments taken in cache, one
-// NHWC pass normalises, activates and pools; backward hands each image's dz over from the epilogue's gradient to
-// the thread that takes that image's weight and input gradients.
+// the lanes (kernels/depthwise_conv_train.hpp), on the shared fused conv + BatchNorm stage (train_conv_bn.hpp).
 #pragma once
 
-#include <boost/hana/at.hpp>
 #include <cstddef>
-#include <type_traits>
 
-#include "fusenet/kernels/batch_norm_relu_pool_nhwc.hpp"
 #include "fusenet/kernels/depthwise_conv_train.hpp"
-#include "fusenet/model/stages/train_common.hpp"
+#include "fusenet/model/stages/train_conv_bn.hpp"
 
 namespace fusenet::detail {
 
+template <class P, std::size_t S, class F = train_stage_facts<P, S>>
+using depthwise_train_kernel = kernels::depthwise_conv_train<F::head.in.d[0], F::head.in.d[1], F::head.in.d[2],
+                                                             F::head.window, F::head.step, F::head.pad>;
+
 template <class P, std::size_t S>
-struct train_stage<P, S, executor::train_depthwise_conv> {
-  using F = train_stage_facts<P, S>;
-  static constexpr layer_facts c = F::head;
-  static constexpr std::size_t first = F::st.first;
-  using depthwise = kernels::depthwise_conv_train<c.in.d[0], c.in.d[1], c.in.d[2], c.window, c.step, c.pad>;
-
-  template <class Nodes>
-  static void forward(Nodes& nodes, const float* x, float* y, std::size_t n, train_stage_keep& keep,
-                      train_stage_scratch& s, run_context& ctx) {
-    auto& head = boost::hana::at_c<first>(nodes);
-    auto& norm = boost::hana::at_c<first + 1>(nodes);
-    using norm_layer = typename std::remove_reference_t<decltype(norm)>::layer;
-    const std::size_t total = global_batch(ctx.exchange, n);  // the data-parallel step's, or n
-    norm.begin_batch_statistics(total);
-    const auto e = F::epilogue(n);
-    const fused_forward_buffers b = begin_fused_forward(e, keep, s);
-    float* z = keep.head.data();
-    depthwise::forward(x, head.value(0), head.bias_ptr(), z, n, keep.conv, b.moments);
-    // synchronized BatchNorm: the statistics exchange sits between the head's pass and the normalising pass
-    kernels::merge_plane_moments(global_moments(ctx, b.moments, n, e.channels, s), total, e.channels, e.plane(),
-                                 b.mean, b.var);
-    kernels::batch_norm_relu_pool_nhwc_forward(e, z, b.mean, b.var, norm.value(0), norm.value(1),
-                                               static_cast<float>(norm_layer::epsilon), y, keep.code.data(),
-                                               keep.picked.data(), norm.batch_mean(), norm.batch_var(),
-                                               *ctx.workspace);
-    norm.end_batch_statistics(total);
-  }
-
-  template <class Nodes>
-  static void backward(Nodes& nodes, const float* dy, float* dx, std::size_t n, train_stage_keep& keep,
-                       train_stage_scratch& s, run_context& ctx) {
-    auto& head = boost::hana::at_c<first>(nodes);
-    auto& norm = boost::hana::at_c<first + 1>(nodes);
-    using norm_layer = typename std::remove_reference_t<decltype(norm)>::layer;
-    const auto e = F::epilogue(n);
-    const kernels::batch_norm_relu_pool_nhwc_gradient<> gradient(
-        e, keep.head.data(), norm.value(0), norm.batch_mean(), norm.batch_var(),
-        static_cast<float>(norm_layer::epsilon), dy, keep.code.data(), keep.picked.data(), norm.grad(0),
-        norm.grad(1), s.grad, ctx.exchange);
-    auto dz_of = [&gradient](std::size_t i, float* scratch) {
-      gradient.image(i, scratch, 0);
-      return static_cast<const float*>(scratch);
-    };
-    depthwise::backward_from(dz_of, dx, head.grad(0), head.bias_grad_ptr(), n, keep.conv, *ctx.workspace);
-  }
-};
+struct train_stage<P, S, executor::train_depthwise_conv> : train_conv_bn_stage<P, S, depthwise_train_kernel<P, S>> {};
 
 }  // namespace fusenet::detail
