@@ -75,7 +75,7 @@ void batch_norm_relu_pool_nhwc_forward(const batch_norm_relu_pool_geometry& g, c
     float* const out = scratch + rank * per_thread;  // this image's y, NHWC
     const float* const zn = z + n * plane * channels;
     std::uint8_t* const cn = code + n * per_thread;
-    float* const pn = picked + n * per_thread;
+    float* const pn = pool ? picked + n * per_thread : nullptr;  // picked is null without the pool
     const batch zero(0.0f), none(static_cast<float>(no_gradient));
     alignas(64) float at[lanes];
     for (std::size_t oy = 0; oy < ho; ++oy)

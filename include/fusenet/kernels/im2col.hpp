@@ -170,6 +170,7 @@ inline void col2im(const im2col_geometry& g, const float* col, float* x) {
       for (std::size_t kx = 0; kx < g.kernel; ++kx) {
         const auto cols =
             detail::valid_window(g.out_w, g.in_w, g.stride, g.padding, kx * g.dilation);
+        if (cols.begin >= cols.end) continue;  // the tap reads only padding; x0 below would wrap around
         const float* src = col + ((c * g.kernel + ky) * g.kernel + kx) * out_plane;
         for (std::size_t oy = rows.begin; oy < rows.end; ++oy) {
           float* xr = xc + (oy * g.stride + ky * g.dilation - g.padding) * g.in_w;
