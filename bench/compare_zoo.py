@@ -95,7 +95,8 @@ def main():
     p.add_argument("--filter", default=None, help="regex over the benchmark names, for both (default: infer/zoo, "
                                                   "or train/zoo with --train)")
     p.add_argument("--train", action="store_true", help="compare the training step (train/zoo/NAME) instead")
-    p.add_argument("--bench", default=os.path.join(ROOT, "build", "bench", "fusenet_bench"))
+    p.add_argument("--bench", default=os.path.join(ROOT, "build", "bench", "fusenet_bench"),
+                   help="the fusenet_bench to run (default: build/bench/fusenet_bench, built first if needed)")
     p.add_argument("--python", default="/usr/bin/python3", help="the Python that has torch")
     p.add_argument("--cache", default=os.path.join(ROOT, "build", "openblas"), help="where OpenBLAS is unpacked")
     p.add_argument("--no-openblas", action="store_true", help="run torch with its own BLAS")
@@ -108,6 +109,11 @@ def main():
                    help="run all of fusenet, then all of torch (default: alternate network by network, so that "
                         "both see the same load on a shared machine)")
     a = p.parse_args()
+    default_bench = os.path.join(ROOT, "build", "bench", "fusenet_bench")
+    if os.path.abspath(a.bench) == default_bench:
+        # benchmarks are not part of the default build (bench/meson.build): build it, or bring it up to date
+        subprocess.run(["ninja", "-C", os.path.join(ROOT, "build"), "bench/fusenet_bench"], check=True,
+                       stdout=subprocess.DEVNULL)
     if a.filter is None:
         a.filter = "train/zoo" if a.train else "infer/zoo"
     common = ["--threads", a.threads, "--reps", str(a.reps)]
